@@ -1,0 +1,321 @@
+//! Command-line arguments (clap derive) and the `--config FILE` merge. Raw arguments only:
+//! turning them into a validated plan happens in each command before the first request.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use crate::protocol::Api;
+use crate::sim::Profile;
+use crate::workload::PromptSize;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "llmbench",
+    version,
+    about = "Benchmark LLM inference servers: tok/s, TTFT, inter-token latency, end-to-end latency.",
+    long_about = "Benchmark LLM inference servers (vLLM, SGLang, TGI, llama.cpp, Ollama, OpenAI, \
+                  Anthropic, ...) over the OpenAI and Anthropic APIs.\n\nWithout --url, every \
+                  command benchmarks the built-in simulated server, started in-process.",
+    args_override_self = true,
+    after_help = "Exit codes: 0 ok, 1 a target or check failed, 2 bad input or unreachable server."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fixed benchmark: warmup, then N requests; tok/s, TTFT, ITL, TPOT, E2E.
+    Run(RunArgs),
+    /// Serve the simulated LLM server until stopped.
+    Sim(SimArgs),
+}
+
+/// Where to send requests and how to speak to the server.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// Server base URL, with or without /v1. Omitted: the built-in simulator, in-process.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// API dialect.
+    #[arg(long, value_enum, default_value = "chat")]
+    pub api: Api,
+    /// Model name. Omitted: the first model the server lists at /v1/models.
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// API key (default: $OPENAI_API_KEY, or $ANTHROPIC_API_KEY with --api messages).
+    /// Never printed or written into a result.
+    #[arg(long, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "'K: V'")]
+    pub headers: Vec<String>,
+    /// Label for the backend (default: from the model name: gpt/o1 → openai, claude →
+    /// anthropic, else local).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Per-request timeout (e.g. 30s, 500ms, 5m).
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Do not send stream_options.include_usage (for servers that reject it).
+    #[arg(long)]
+    pub no_include_usage: bool,
+    /// Profile of the built-in simulator used when --url is omitted.
+    #[arg(long, value_enum, default_value = "small")]
+    pub sim_profile: Profile,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Measured requests.
+    #[arg(long, short = 'n', default_value_t = 5)]
+    pub runs: u64,
+    /// Warmup requests (not counted).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    /// Maximum tokens to generate per request.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Built-in prompt size.
+    #[arg(long, value_enum, default_value = "medium")]
+    pub prompt: PromptSize,
+    /// Stream the response (measures TTFT, ITL and TPOT).
+    #[arg(long)]
+    pub stream: bool,
+    /// Requests in flight at once (closed loop).
+    #[arg(long, short = 'c', default_value_t = 1)]
+    pub concurrency: usize,
+    /// Sampling temperature (omitted: the server's default).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Ask the server to ignore end-of-sequence, so every request generates --max-tokens.
+    #[arg(long)]
+    pub ignore_eos: bool,
+    /// Repeat prompts exactly (a warm prefix cache). Default: a unique prefix per request.
+    #[arg(long)]
+    pub warm_cache: bool,
+    /// Write the result to FILE (.json).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Read flags from a TOML file (keys as the long flags; command-line flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0: a free one, printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Model tier: small (~100 tok/s), medium (~60), large (~20) single stream.
+    #[arg(long, value_enum, default_value = "small")]
+    pub profile: Profile,
+    /// Model name reported by /v1/models.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Sequences decoded together at most.
+    #[arg(long)]
+    pub max_num_seqs: Option<usize>,
+    /// Waiting requests beyond this get HTTP 429.
+    #[arg(long)]
+    pub queue_limit: Option<usize>,
+    /// KV cache budget in tokens (a sequence reserves prompt + max_tokens).
+    #[arg(long)]
+    pub kv_tokens: Option<u64>,
+    /// Prefill speed in prompt tokens per second (0: instant).
+    #[arg(long)]
+    pub prefill_tok_s: Option<f64>,
+    /// Fixed cost of starting a prefill, ms.
+    #[arg(long)]
+    pub prefill_base_ms: Option<f64>,
+    /// Prompt tokens prefilled per step at most (chunked prefill; 0: unlimited).
+    #[arg(long)]
+    pub max_batched_tokens: Option<u64>,
+    /// Fixed time of one decode step, ms.
+    #[arg(long)]
+    pub decode_base_ms: Option<f64>,
+    /// Added step time per running sequence, ms.
+    #[arg(long)]
+    pub decode_per_seq_ms: Option<f64>,
+    /// A request waiting longer than this for a slot gets HTTP 503 (e.g. 30s).
+    #[arg(long, value_parser = parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+    /// Per-token probability of stopping early (unless the request sets ignore_eos).
+    #[arg(long, default_value_t = 0.0)]
+    pub eos_prob: f64,
+    /// Seed for text, early stops and faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fault: probability of answering a request with --error-status.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    #[arg(long, default_value_t = 500)]
+    pub error_status: u16,
+    /// Fault: pause this many ms in the middle of every response.
+    #[arg(long, default_value_t = 0)]
+    pub stall_ms: u64,
+    /// Fault: close the connection after N tokens of each response.
+    #[arg(long)]
+    pub drop_after_tokens: Option<u32>,
+    /// Fault: probability that a stream carries one invalid JSON chunk.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Fault: the process exits when request N+1 arrives.
+    #[arg(long)]
+    pub crash_after: Option<u64>,
+    /// Fault: delay before every response's headers, ms.
+    #[arg(long, default_value_t = 0)]
+    pub slow_start_ms: u64,
+    /// Read flags from a TOML file (keys as the long flags; command-line flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => v / 1e3,
+        "s" | "sec" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} must be a duration >= 0"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Expand `--config FILE` into flags placed before the command line's own, so that flags given
+/// on the command line win. Keys are long flag names (`max_tokens` or `max-tokens`).
+pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let pos = args
+        .iter()
+        .position(|a| a == "--config" || a.starts_with("--config="));
+    let Some(pos) = pos else {
+        return Ok(args);
+    };
+    let path = if let Some(p) = args[pos].strip_prefix("--config=") {
+        p.to_string()
+    } else {
+        args.get(pos + 1)
+            .cloned()
+            .context("--config needs a file path")?
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("--config {path}: cannot read the file"))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("--config {path}: invalid TOML"))?;
+    let mut injected = Vec::new();
+    for (key, value) in &table {
+        let flag = format!("--{}", key.replace('_', "-"));
+        let mut push = |v: &toml::Value| -> anyhow::Result<()> {
+            match v {
+                toml::Value::Boolean(true) => injected.push(flag.clone()),
+                toml::Value::Boolean(false) => {}
+                toml::Value::String(s) => injected.extend([flag.clone(), s.clone()]),
+                toml::Value::Integer(i) => injected.extend([flag.clone(), i.to_string()]),
+                toml::Value::Float(f) => injected.extend([flag.clone(), f.to_string()]),
+                other => bail!("--config {path}: key {key:?} has an unsupported value {other}"),
+            }
+            Ok(())
+        };
+        match value {
+            toml::Value::Array(items) => {
+                for it in items {
+                    push(it)?;
+                }
+            }
+            v => push(v)?,
+        }
+    }
+    // Insert right after the subcommand name (the first non-flag argument after the binary).
+    let sub = args
+        .iter()
+        .skip(1)
+        .position(|a| !a.starts_with('-'))
+        .map(|i| i + 2)
+        .unwrap_or(1);
+    let mut out = args[..sub.min(args.len())].to_vec();
+    out.extend(injected);
+    out.extend(args[sub.min(args.len())..].iter().cloned());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("1.5").unwrap().as_millis(), 1500);
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+    }
+
+    #[test]
+    fn config_keys_become_flags_and_command_line_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "runs = 3\nmax_tokens = 64\nstream = true\nheader = ['A: 1', 'B: 2']\n",
+        )
+        .unwrap();
+        let args: Vec<String> = [
+            "llmbench",
+            "run",
+            "--config",
+            p.to_str().unwrap(),
+            "--runs",
+            "9",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let expanded = expand_config(args).unwrap();
+        let cli = Cli::try_parse_from(&expanded).unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!("run expected")
+        };
+        assert_eq!(r.runs, 9);
+        assert_eq!(r.max_tokens, 64);
+        assert!(r.stream);
+        assert_eq!(r.target.headers, vec!["A: 1", "B: 2"]);
+    }
+
+    #[test]
+    fn unknown_config_key_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "runz = 3\n").unwrap();
+        let args: Vec<String> = ["llmbench", "run", "--config", p.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let err = Cli::try_parse_from(expand_config(args).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("--runz"), "{err}");
+    }
+}

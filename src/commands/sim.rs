@@ -1,0 +1,72 @@
+//! `llmbench sim`: serve the simulated LLM server until Ctrl-C (or a simulated crash).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::SimArgs;
+use crate::sim::{self, CrashMode, SimConfig};
+
+pub fn config_from_args(a: &SimArgs) -> SimConfig {
+    let mut c = SimConfig::profile(a.profile);
+    if let Some(m) = &a.model {
+        c.model = m.clone();
+    }
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = a.$field {
+                c.$field = v;
+            }
+        };
+    }
+    set!(max_num_seqs);
+    set!(queue_limit);
+    set!(kv_tokens);
+    set!(prefill_tok_s);
+    set!(prefill_base_ms);
+    set!(max_batched_tokens);
+    set!(decode_base_ms);
+    set!(decode_per_seq_ms);
+    c.request_timeout_ms = a.request_timeout.map(|d: Duration| d.as_millis() as u64);
+    c.eos_prob = a.eos_prob;
+    c.seed = a.seed;
+    c.faults.error_rate = a.error_rate;
+    c.faults.error_status = a.error_status;
+    c.faults.stall_ms = a.stall_ms;
+    c.faults.drop_after_tokens = a.drop_after_tokens;
+    c.faults.malformed_rate = a.malformed_rate;
+    c.faults.crash_after = a.crash_after;
+    c.faults.slow_start_ms = a.slow_start_ms;
+    c
+}
+
+pub async fn sim(a: SimArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config_from_args(&a);
+    let addr: SocketAddr = format!("{}:{}", a.host, a.port).parse().with_context(|| {
+        format!(
+            "--host {:?} --port {}: not an IP address and port",
+            a.host, a.port
+        )
+    })?;
+    let (ttft, itl) = cfg.predicted_single_stream(0);
+    let handle = sim::start(cfg, addr, CrashMode::ExitProcess).await?;
+    println!(
+        "llmbench sim: profile {} serving model {:?} at {} (single stream: ITL {:.2} ms, {:.0} tok/s; TTFT from {:.1} ms + prefill)",
+        handle.config.profile.name(),
+        handle.config.model,
+        handle.url(),
+        itl,
+        1e3 / itl.max(1e-9),
+        ttft,
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = handle.stopped() => {}
+    }
+    handle.stop().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,280 @@
+//! Statistics over records: distributions, throughput over the measured window, error counts.
+//!
+//! Reads records, produces plain data for reports. Percentiles are computed by exactly one
+//! function ([`percentile`], linear interpolation, numpy's default), from all values: never an
+//! average of percentiles, never a histogram approximation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{RequestRecord, TokenSource};
+
+/// count, mean, stddev (sample, n−1), min, p50, p90, p95, p99, max.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub count: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Percentile of sorted values by linear interpolation between closest ranks:
+/// rank h = (n−1)·p/100, value = x[⌊h⌋] + (h−⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    assert!(!sorted.is_empty(), "percentile of no values");
+    let h = (sorted.len() - 1) as f64 * p / 100.0;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+impl Distribution {
+    /// `None` for no values: a metric that was not measured is null, never zero.
+    pub fn from_values(mut values: Vec<f64>) -> Option<Distribution> {
+        values.retain(|v| v.is_finite());
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(|a, b| a.total_cmp(b));
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Some(Distribution {
+            count: values.len() as u64,
+            mean,
+            stddev: var.sqrt(),
+            min: values[0],
+            p50: percentile(&values, 50.0),
+            p90: percentile(&values, 90.0),
+            p95: percentile(&values, 95.0),
+            p99: percentile(&values, 99.0),
+            max: values[values.len() - 1],
+        })
+    }
+
+    /// Look up a statistic by name (`p95`, `mean`, ...), for targets and comparisons.
+    pub fn stat(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "count" => self.count as f64,
+            "mean" | "avg" => self.mean,
+            "stddev" => self.stddev,
+            "min" => self.min,
+            "p50" | "median" => self.p50,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p99" => self.p99,
+            "max" => self.max,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Σ output tokens of requests completed in the window / window.
+    pub output_tok_s: f64,
+    /// Completed requests / window.
+    pub req_s: f64,
+    /// First measured send to last measured completion.
+    pub window_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub output: u64,
+    /// Prompt tokens served from the server's prefix cache, where usage reported them.
+    pub cached: u64,
+    /// `usage`, `tokenizer`, `events` or `mixed` (see the records for each).
+    pub source: String,
+}
+
+/// Everything a report needs about one set of records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub requests: RequestCounts,
+    /// failed / (ok + failed).
+    pub error_rate: f64,
+    pub ttft_ms: Option<Distribution>,
+    pub itl_ms: Option<Distribution>,
+    pub tpot_ms: Option<Distribution>,
+    pub e2e_ms: Option<Distribution>,
+    pub output_tok_s: Option<Distribution>,
+    pub decode_tok_s: Option<Distribution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_ms: Option<Distribution>,
+    pub throughput: Throughput,
+    pub tokens: Tokens,
+    /// Failed requests by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    /// Summarize the measured (non-warmup) records.
+    pub fn from_records(records: &[RequestRecord]) -> Summary {
+        let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
+        let ok: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.is_ok()).collect();
+        let failed = measured.len() - ok.len();
+
+        let mut errors = BTreeMap::new();
+        for r in &measured {
+            if let Some(f) = &r.error {
+                *errors.entry(f.kind.name().to_string()).or_insert(0) += 1;
+            }
+        }
+
+        let window_start = measured
+            .iter()
+            .map(|r| r.scheduled_ns.unwrap_or(r.sent_ns).min(r.sent_ns))
+            .min();
+        let window_end = measured.iter().map(|r| r.done_ns).max();
+        let window_s = match (window_start, window_end) {
+            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
+            _ => 0.0,
+        };
+        let output: u64 = ok.iter().filter_map(|r| r.output_tokens).sum();
+        let prompt: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
+        let cached: u64 = ok.iter().filter_map(|r| r.cached_tokens).sum();
+        let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
+
+        let mut sources: Vec<TokenSource> = ok.iter().map(|r| r.token_source).collect();
+        sources.sort_by_key(|s| s.name());
+        sources.dedup();
+        let source = match sources.as_slice() {
+            [] => "none".to_string(),
+            [one] => one.name().to_string(),
+            _ => "mixed".to_string(),
+        };
+
+        Summary {
+            requests: RequestCounts {
+                total: measured.len() as u64,
+                ok: ok.len() as u64,
+                failed: failed as u64,
+            },
+            error_rate: if measured.is_empty() {
+                0.0
+            } else {
+                failed as f64 / measured.len() as f64
+            },
+            ttft_ms: Distribution::from_values(ok.iter().filter_map(|r| r.ttft_ms()).collect()),
+            itl_ms: Distribution::from_values(ok.iter().flat_map(|r| r.itl_ms()).collect()),
+            tpot_ms: Distribution::from_values(ok.iter().filter_map(|r| r.tpot_ms()).collect()),
+            e2e_ms: Distribution::from_values(ok.iter().map(|r| r.e2e_ms()).collect()),
+            output_tok_s: Distribution::from_values(
+                ok.iter().filter_map(|r| r.output_tok_s()).collect(),
+            ),
+            decode_tok_s: Distribution::from_values(
+                ok.iter().filter_map(|r| r.decode_tok_s()).collect(),
+            ),
+            send_lag_ms: Distribution::from_values(
+                measured.iter().filter_map(|r| r.send_lag_ms()).collect(),
+            ),
+            throughput: Throughput {
+                output_tok_s: per_sec(output as f64),
+                req_s: per_sec(ok.len() as f64),
+                window_s,
+            },
+            tokens: Tokens {
+                prompt,
+                output,
+                cached,
+                source,
+            },
+            errors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Failure, FailureKind};
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        // numpy.percentile([1,2,3,4,5,6,7,8,9,10], [50, 90, 95, 99]) = 5.5, 9.1, 9.55, 9.91
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert!((percentile(&v, 50.0) - 5.5).abs() < 1e-12);
+        assert!((percentile(&v, 90.0) - 9.1).abs() < 1e-12);
+        assert!((percentile(&v, 95.0) - 9.55).abs() < 1e-12);
+        assert!((percentile(&v, 99.0) - 9.91).abs() < 1e-12);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 100.0), 10.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+    }
+
+    #[test]
+    fn distribution_of_unsorted_values() {
+        let d = Distribution::from_values(vec![4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!(d.count, 4);
+        assert_eq!(d.min, 1.0);
+        assert_eq!(d.max, 4.0);
+        assert_eq!(d.mean, 2.5);
+        assert_eq!(d.p50, 2.5);
+        // sample stddev of 1..4 = sqrt(5/3)
+        assert!((d.stddev - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(Distribution::from_values(vec![]).is_none());
+    }
+
+    #[test]
+    fn summary_excludes_warmup_and_counts_failures_by_kind() {
+        let ok = |id: u64, sent: u64, done: u64, tokens: u64| RequestRecord {
+            id,
+            sent_ns: sent,
+            done_ns: done,
+            content_ns: vec![sent + 10_000_000, done],
+            output_tokens: Some(tokens),
+            token_source: TokenSource::Usage,
+            ..Default::default()
+        };
+        let mut warm = ok(0, 0, 5_000_000_000, 1000);
+        warm.warmup = true;
+        let failed = RequestRecord {
+            id: 3,
+            sent_ns: 1_500_000_000,
+            done_ns: 1_600_000_000,
+            error: Some(Failure {
+                kind: FailureKind::Timeout,
+                http_status: None,
+                detail: String::new(),
+            }),
+            ..Default::default()
+        };
+        let recs = vec![
+            warm,
+            ok(1, 1_000_000_000, 2_000_000_000, 10),
+            ok(2, 1_000_000_000, 3_000_000_000, 30),
+            failed,
+        ];
+        let s = Summary::from_records(&recs);
+        assert_eq!(s.requests.total, 3);
+        assert_eq!(s.requests.ok, 2);
+        assert_eq!(s.requests.failed, 1);
+        assert!((s.error_rate - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.errors.get("timeout"), Some(&1));
+        assert_eq!(s.throughput.window_s, 2.0);
+        assert_eq!(s.throughput.output_tok_s, 20.0);
+        assert_eq!(s.throughput.req_s, 1.0);
+        assert_eq!(s.tokens.output, 40);
+        assert_eq!(s.ttft_ms.as_ref().unwrap().p50, 10.0);
+        assert_eq!(s.tokens.source, "usage");
+    }
+}

@@ -1,0 +1,284 @@
+//! Anthropic Messages API (`/v1/messages`) wire types and the client's reading of them.
+//! Events: message_start, content_block_start, content_block_delta, content_block_stop,
+//! message_delta, message_stop, ping, error.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Observation, SseEvent};
+
+pub const VERSION: &str = "2023-06-01";
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+/// Every streamed event, read without copying text.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent<'a> {
+    MessageStart {
+        message: MessageStart,
+    },
+    ContentBlockStart {
+        #[serde(default)]
+        content_block: Option<serde_json::Value>,
+    },
+    ContentBlockDelta {
+        #[serde(borrow)]
+        delta: BlockDelta<'a>,
+    },
+    ContentBlockStop {},
+    MessageDelta {
+        #[serde(default)]
+        delta: Option<MessageDeltaBody>,
+        #[serde(default)]
+        usage: Option<Usage>,
+    },
+    MessageStop {},
+    Ping {},
+    Error {
+        error: ErrorBody,
+    },
+    /// Event types added after this client was written are ignored, as Anthropic asks.
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageStart {
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BlockDelta<'a> {
+    #[serde(default, borrow)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub partial_json: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageDeltaBody {
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorBody {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// A whole (non-streaming) message.
+#[derive(Debug, Deserialize)]
+pub struct FullMessage {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub content: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+}
+
+fn apply_usage(u: &Usage, obs: &mut Observation) {
+    if let Some(i) = u.input_tokens {
+        obs.prompt_tokens = Some(i + u.cache_read_input_tokens.unwrap_or(0));
+    }
+    if let Some(o) = u.output_tokens {
+        obs.output_tokens = Some(o);
+    }
+    if let Some(c) = u.cache_read_input_tokens {
+        obs.cached_tokens = Some(c);
+    }
+}
+
+pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String> {
+    let data = ev.data.trim();
+    if data.is_empty() {
+        return Ok(false);
+    }
+    let parsed: StreamEvent<'_> = serde_json::from_str(data).map_err(|e| {
+        let mut end = data.len().min(120);
+        while !data.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("invalid {} event ({e}): {}", ev.event, &data[..end])
+    })?;
+    match parsed {
+        StreamEvent::MessageStart { message } => {
+            if let Some(u) = &message.usage {
+                apply_usage(u, obs);
+            }
+        }
+        StreamEvent::ContentBlockDelta { delta } => {
+            let n = delta.text.as_deref().map_or(0, str::len)
+                + delta.thinking.as_deref().map_or(0, str::len)
+                + delta.partial_json.as_deref().map_or(0, str::len);
+            if n > 0 {
+                obs.output_chars += n as u64;
+                return Ok(true);
+            }
+        }
+        StreamEvent::MessageDelta { delta, usage } => {
+            if let Some(u) = &usage {
+                apply_usage(u, obs);
+            }
+            if let Some(r) = delta.and_then(|d| d.stop_reason) {
+                obs.finish_reason = Some(r);
+            }
+        }
+        StreamEvent::MessageStop {} => obs.done_marker = true,
+        StreamEvent::Error { error } => {
+            obs.server_error = Some(format!("{}: {}", error.kind, error.message));
+        }
+        StreamEvent::ContentBlockStart { .. } | StreamEvent::ContentBlockStop {} => {}
+        StreamEvent::Ping {} | StreamEvent::Other => {}
+    }
+    Ok(false)
+}
+
+pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
+    let m: FullMessage = serde_json::from_slice(body)
+        .map_err(|e| format!("invalid JSON response ({e}): {}", super::snippet(body, 200)))?;
+    if let Some(err) = m.error {
+        obs.server_error = Some(format!("{}: {}", err.kind, err.message));
+        return Ok(());
+    }
+    if m.kind != "message" {
+        return Err(format!(
+            "expected a message, got type {:?}: {}",
+            m.kind,
+            super::snippet(body, 200)
+        ));
+    }
+    if let Some(u) = &m.usage {
+        apply_usage(u, obs);
+    }
+    for block in &m.content {
+        for key in ["text", "thinking"] {
+            if let Some(t) = block.get(key).and_then(|t| t.as_str()) {
+                obs.output_chars += t.len() as u64;
+            }
+        }
+    }
+    obs.finish_reason = m.stop_reason;
+    obs.done_marker = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Api;
+
+    /// Recorded from the documented Messages streaming format.
+    const STREAM: &[(&str, &str)] = &[
+        (
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-x","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        ("ping", r#"{"type": "ping"}"#),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"!"}}"#,
+        ),
+        (
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        ),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+        ),
+        ("message_stop", r#"{"type":"message_stop"}"#),
+    ];
+
+    #[test]
+    fn documented_stream_is_read() {
+        let mut obs = Observation::default();
+        let mut content = 0;
+        for (e, d) in STREAM {
+            if on_event(SseEvent { event: e, data: d }, &mut obs).unwrap() {
+                content += 1;
+            }
+        }
+        assert_eq!(content, 2);
+        assert_eq!(obs.prompt_tokens, Some(25));
+        assert_eq!(obs.output_tokens, Some(15));
+        assert_eq!(obs.finish_reason.as_deref(), Some("end_turn"));
+        assert!(obs.is_complete(Api::Messages));
+    }
+
+    #[test]
+    fn error_event_mid_stream_is_kept() {
+        let mut obs = Observation::default();
+        on_event(
+            SseEvent {
+                event: "error",
+                data: r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            },
+            &mut obs,
+        )
+        .unwrap();
+        assert_eq!(
+            obs.server_error.as_deref(),
+            Some("overloaded_error: Overloaded")
+        );
+        assert!(!obs.is_complete(Api::Messages));
+    }
+
+    #[test]
+    fn full_message_is_read() {
+        let mut obs = Observation::default();
+        on_body(
+            br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi there"}],"model":"m","stop_reason":"max_tokens","usage":{"input_tokens":4,"output_tokens":2}}"#,
+            &mut obs,
+        )
+        .unwrap();
+        assert_eq!(obs.output_tokens, Some(2));
+        assert_eq!(obs.output_chars, 8);
+        assert_eq!(obs.finish_reason.as_deref(), Some("max_tokens"));
+    }
+
+    #[test]
+    fn unknown_event_type_is_ignored_but_broken_json_is_bad() {
+        let mut obs = Observation::default();
+        let weird = SseEvent {
+            event: "x",
+            data: r#"{"type":"weird"}"#,
+        };
+        assert_eq!(on_event(weird, &mut obs), Ok(false));
+        let broken = SseEvent {
+            event: "content_block_delta",
+            data: r#"{"type":"content_block_delta","delta":{"#,
+        };
+        assert!(on_event(broken, &mut obs).is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! OpenAI chat/completions and completions wire types, and the client's reading of them.
+//! vLLM, SGLang, TGI, llama.cpp, Ollama and LM Studio all speak this dialect, each with quirks
+//! (role-only first chunks, usage only on request, `timings`, empty finish deltas).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Observation, ServerTimings, SseEvent};
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+/// A streamed chunk (`chat.completion.chunk` or `text_completion`), read without copying text.
+#[derive(Debug, Deserialize)]
+pub struct StreamChunk<'a> {
+    #[serde(default, borrow)]
+    pub choices: Vec<ChunkChoice<'a>>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub timings: Option<ServerTimings>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    pub delta: Option<Delta<'a>>,
+    /// `/v1/completions` streams put the text here.
+    #[serde(default, borrow)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Delta<'a> {
+    #[serde(default, borrow)]
+    pub content: Option<Cow<'a, str>>,
+    /// vLLM / llama.cpp / DeepSeek reasoning text.
+    #[serde(default, borrow)]
+    pub reasoning_content: Option<Cow<'a, str>>,
+    /// Ollama / OpenRouter reasoning text.
+    #[serde(default, borrow)]
+    pub reasoning: Option<Cow<'a, str>>,
+}
+
+/// A whole (non-streaming) response of either endpoint.
+#[derive(Debug, Deserialize)]
+pub struct FullResponse {
+    #[serde(default)]
+    pub choices: Vec<FullChoice>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub timings: Option<ServerTimings>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FullChoice {
+    #[serde(default)]
+    pub message: Option<FullMessage>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FullMessage {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
+}
+
+/// Error body as OpenAI-compatible servers send it: `{"error": {"message", "type", "code"}}`.
+pub fn error_message(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn apply_usage(u: &Usage, obs: &mut Observation) {
+    obs.prompt_tokens = Some(u.prompt_tokens);
+    obs.output_tokens = Some(u.completion_tokens);
+    if let Some(c) = u
+        .prompt_tokens_details
+        .as_ref()
+        .and_then(|d| d.cached_tokens)
+    {
+        obs.cached_tokens = Some(c);
+    }
+}
+
+pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String> {
+    let data = ev.data.trim();
+    if data == "[DONE]" {
+        obs.done_marker = true;
+        return Ok(false);
+    }
+    if data.is_empty() {
+        return Ok(false);
+    }
+    let chunk: StreamChunk<'_> = serde_json::from_str(data)
+        .map_err(|e| format!("invalid JSON in stream chunk ({e}): {}", clip(data)))?;
+    if let Some(err) = &chunk.error {
+        obs.server_error = Some(error_message(err));
+        return Ok(false);
+    }
+    if let Some(u) = &chunk.usage {
+        apply_usage(u, obs);
+    }
+    if chunk.timings.is_some() {
+        obs.server_timings = chunk.timings;
+    }
+    let mut content = false;
+    for c in &chunk.choices {
+        let mut n = 0usize;
+        if let Some(d) = &c.delta {
+            n += d.content.as_deref().map_or(0, str::len);
+            n += d.reasoning_content.as_deref().map_or(0, str::len);
+            n += d.reasoning.as_deref().map_or(0, str::len);
+        }
+        n += c.text.as_deref().map_or(0, str::len);
+        if n > 0 {
+            content = true;
+            obs.output_chars += n as u64;
+        }
+        if let Some(f) = &c.finish_reason {
+            obs.finish_reason = Some(f.to_string());
+        }
+    }
+    Ok(content)
+}
+
+pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
+    let r: FullResponse = serde_json::from_slice(body)
+        .map_err(|e| format!("invalid JSON response ({e}): {}", super::snippet(body, 200)))?;
+    if let Some(err) = &r.error {
+        obs.server_error = Some(error_message(err));
+        return Ok(());
+    }
+    if r.choices.is_empty() {
+        return Err(format!(
+            "response has no choices: {}",
+            super::snippet(body, 200)
+        ));
+    }
+    if let Some(u) = &r.usage {
+        apply_usage(u, obs);
+    }
+    obs.server_timings = r.timings;
+    for c in &r.choices {
+        let mut n = c.text.as_deref().map_or(0, str::len);
+        if let Some(m) = &c.message {
+            n += m.content.as_deref().map_or(0, str::len);
+            n += m.reasoning_content.as_deref().map_or(0, str::len);
+        }
+        obs.output_chars += n as u64;
+        if let Some(f) = &c.finish_reason {
+            obs.finish_reason = Some(f.clone());
+        }
+    }
+    Ok(())
+}
+
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(120);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(events: &[&str]) -> (Observation, usize) {
+        let mut obs = Observation::default();
+        let mut content = 0;
+        for d in events {
+            if on_event(SseEvent { event: "", data: d }, &mut obs).unwrap() {
+                content += 1;
+            }
+        }
+        (obs, content)
+    }
+
+    #[test]
+    fn role_only_and_empty_finish_deltas_are_not_content() {
+        let (obs, n) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(n, 1);
+        assert_eq!(obs.output_tokens, Some(2));
+        assert_eq!(obs.prompt_tokens, Some(9));
+        assert_eq!(obs.cached_tokens, Some(4));
+        assert_eq!(obs.finish_reason.as_deref(), Some("stop"));
+        assert!(obs.done_marker);
+        assert!(obs.is_complete(super::super::Api::Chat));
+    }
+
+    #[test]
+    fn reasoning_text_counts_as_content() {
+        let (_, n) = feed(&[
+            r#"{"choices":[{"delta":{"reasoning_content":"think"}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning":"more"}}]}"#,
+        ]);
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn escaped_text_is_read() {
+        let (obs, n) = feed(&[r#"{"choices":[{"delta":{"content":"a\"\n\u00e9"}}]}"#]);
+        assert_eq!(n, 1);
+        assert_eq!(obs.output_chars, 5);
+    }
+
+    #[test]
+    fn done_without_finish_reason_is_incomplete() {
+        let (obs, _) = feed(&[r#"{"choices":[{"delta":{"content":"x"}}]}"#, "[DONE]"]);
+        assert!(obs.done_marker);
+        assert!(!obs.is_complete(super::super::Api::Chat));
+    }
+
+    #[test]
+    fn invalid_json_chunk_is_an_error_naming_the_payload() {
+        let mut obs = Observation::default();
+        let e = on_event(
+            SseEvent {
+                event: "",
+                data: "{\"choices\": [",
+            },
+            &mut obs,
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid JSON"), "{e}");
+        assert!(e.contains("choices"), "{e}");
+    }
+
+    #[test]
+    fn error_field_mid_stream_is_a_server_error() {
+        let (obs, _) = feed(&[r#"{"error":{"message":"out of memory","type":"server_error"}}"#]);
+        assert_eq!(obs.server_error.as_deref(), Some("out of memory"));
+    }
+
+    #[test]
+    fn llama_cpp_timings_are_kept() {
+        let (obs, _) = feed(&[
+            r#"{"choices":[],"usage":{"completion_tokens":3,"prompt_tokens":5,"total_tokens":8},"timings":{"prompt_n":5,"prompt_ms":12.5,"predicted_n":3,"predicted_ms":30.1,"cache_n":0}}"#,
+        ]);
+        let t = obs.server_timings.unwrap();
+        assert_eq!(t.prompt_ms, Some(12.5));
+        assert_eq!(t.predicted_n, Some(3.0));
+    }
+
+    #[test]
+    fn full_chat_response_is_read() {
+        let mut obs = Observation::default();
+        on_body(
+            br#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":7,"total_tokens":10}}"#,
+            &mut obs,
+        )
+        .unwrap();
+        assert_eq!(obs.output_tokens, Some(7));
+        assert_eq!(obs.output_chars, 5);
+        assert_eq!(obs.finish_reason.as_deref(), Some("length"));
+    }
+
+    #[test]
+    fn full_response_without_choices_is_bad() {
+        let mut obs = Observation::default();
+        assert!(on_body(br#"{"foo":1}"#, &mut obs).is_err());
+        assert!(on_body(b"not json", &mut obs).is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! One record per request: plain data, times as integer nanoseconds from the run's t0.
+//!
+//! Written by the client, read by metrics and reports, merged across shards. Nothing here
+//! computes a statistic; the per-request derived values (TTFT, E2E, ITL, TPOT) are defined once,
+//! here, exactly as ../docs/METHODOLOGY.md states them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::ServerTimings;
+
+/// The run's monotonic clock. All record times are offsets from `t0`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    t0: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn start() -> Self {
+        Clock {
+            t0: tokio::time::Instant::now(),
+        }
+    }
+
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.t0.elapsed().as_nanos() as u64
+    }
+
+    pub fn instant_at(&self, ns: u64) -> tokio::time::Instant {
+        self.t0 + std::time::Duration::from_nanos(ns)
+    }
+}
+
+/// Where a record's output token count came from (best first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The server's `usage`.
+    Usage,
+    /// A tokenizer over the generated text.
+    Tokenizer,
+    /// The number of content events: approximate, a chunk may carry several tokens.
+    Events,
+    /// Unknown (no usage, not streamed).
+    #[default]
+    None,
+}
+
+impl TokenSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenSource::Usage => "usage",
+            TokenSource::Tokenizer => "tokenizer",
+            TokenSource::Events => "events",
+            TokenSource::None => "none",
+        }
+    }
+}
+
+/// Why a request failed. A failure is data, never a reason to stop the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The server answered with a non-2xx status.
+    Http,
+    /// The request exceeded `--timeout`.
+    Timeout,
+    /// No connection could be made (refused, DNS, TLS).
+    Connect,
+    /// The connection or stream ended before the response was complete.
+    StreamBroken,
+    /// The response could not be parsed (invalid JSON, wrong shape).
+    BadResponse,
+    /// The server reported an error inside a 2xx response (an SSE `error` event).
+    ServerError,
+    /// Stopped by the user (Ctrl-C) while in flight.
+    Cancelled,
+}
+
+impl FailureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Http => "http",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Connect => "connect",
+            FailureKind::StreamBroken => "stream_broken",
+            FailureKind::BadResponse => "bad_response",
+            FailureKind::ServerError => "server_error",
+            FailureKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// What went wrong; for HTTP errors, the first 200 bytes of the body.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestRecord {
+    /// Position in the run's plan (warmup requests included).
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    /// When the load plan wanted it sent (open loop only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_ns: Option<u64>,
+    /// Just before the request was written.
+    pub sent_ns: u64,
+    /// Response status line received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_ns: Option<u64>,
+    /// Stream end or body fully read (or the moment of failure).
+    pub done_ns: u64,
+    /// One timestamp per content event (a chunk carrying generated text).
+    #[serde(default)]
+    pub content_ns: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Prompt tokens the server served from its prefix cache (usage's `cached_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    pub token_source: TokenSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_timings: Option<ServerTimings>,
+}
+
+const NS_PER_MS: f64 = 1e6;
+
+impl RequestRecord {
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// First content event − sent.
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.content_ns
+            .first()
+            .map(|t| t.saturating_sub(self.sent_ns))
+    }
+
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.ttft_ns().map(|v| v as f64 / NS_PER_MS)
+    }
+
+    /// done − sent.
+    pub fn e2e_ms(&self) -> f64 {
+        self.done_ns.saturating_sub(self.sent_ns) as f64 / NS_PER_MS
+    }
+
+    /// Gaps between consecutive content events, in ms.
+    pub fn itl_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.content_ns
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) as f64 / NS_PER_MS)
+    }
+
+    /// (E2E − TTFT) / (output_tokens − 1), for at least 2 output tokens.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        let n = self.output_tokens?;
+        let ttft = self.ttft_ms()?;
+        (n >= 2).then(|| (self.e2e_ms() - ttft) / (n - 1) as f64)
+    }
+
+    /// output_tokens / E2E.
+    pub fn output_tok_s(&self) -> Option<f64> {
+        let n = self.output_tokens?;
+        let e2e = self.e2e_ms();
+        (n > 0 && e2e > 0.0).then(|| n as f64 / (e2e / 1e3))
+    }
+
+    /// (output_tokens − 1) / (E2E − TTFT).
+    pub fn decode_tok_s(&self) -> Option<f64> {
+        let n = self.output_tokens?;
+        let d = self.e2e_ms() - self.ttft_ms()?;
+        (n >= 2 && d > 0.0).then(|| (n - 1) as f64 / (d / 1e3))
+    }
+
+    /// sent − scheduled (open loop).
+    pub fn send_lag_ms(&self) -> Option<f64> {
+        self.scheduled_ns
+            .map(|s| self.sent_ns.saturating_sub(s) as f64 / NS_PER_MS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> RequestRecord {
+        RequestRecord {
+            sent_ns: 1_000_000,
+            content_ns: vec![101_000_000, 121_000_000, 141_000_000, 161_000_000],
+            done_ns: 161_000_000,
+            output_tokens: Some(4),
+            token_source: TokenSource::Usage,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn derived_metrics_follow_the_definitions() {
+        let r = rec();
+        assert_eq!(r.ttft_ms(), Some(100.0));
+        assert_eq!(r.e2e_ms(), 160.0);
+        assert_eq!(r.itl_ms().collect::<Vec<_>>(), vec![20.0, 20.0, 20.0]);
+        assert_eq!(r.tpot_ms(), Some(20.0));
+        assert_eq!(r.output_tok_s(), Some(25.0));
+        assert_eq!(r.decode_tok_s(), Some(50.0));
+    }
+
+    #[test]
+    fn tpot_uses_tokens_not_events_when_a_chunk_holds_several() {
+        let mut r = rec();
+        r.output_tokens = Some(7); // 4 events carried 7 tokens
+        assert_eq!(r.tpot_ms(), Some(10.0));
+        assert_eq!(r.itl_ms().count(), 3);
+    }
+
+    #[test]
+    fn single_token_has_no_tpot() {
+        let mut r = rec();
+        r.output_tokens = Some(1);
+        assert_eq!(r.tpot_ms(), None);
+    }
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let mut r = rec();
+        r.error = Some(Failure {
+            kind: FailureKind::Http,
+            http_status: Some(500),
+            detail: "boom".into(),
+        });
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"kind\":\"http\""));
+        let back: RequestRecord = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,299 @@
+//! The simulated server's scheduler: a continuous-batching step loop, as vLLM and llama.cpp
+//! run one. One task owns all sequences; HTTP handlers submit work and receive tokens over
+//! channels. The model (docs/simulator.md):
+//!
+//! * each step takes `decode_base_ms + decode_per_seq_ms × running
+//!   + prefill_base_ms × (sequences starting prefill) + prefill_tokens / prefill_tok_s`;
+//! * a step decodes one token for every running sequence whose prompt is prefilled; a sequence
+//!   whose prefill completes in a step emits its first token at the end of that step;
+//! * prefill is chunked: at most `max_batched_tokens` prompt tokens per step;
+//! * at most `max_num_seqs` run at once; each reserves prompt + max_tokens of the KV budget;
+//!   the others wait in FIFO order, and expire after `request_timeout_ms`.
+//!
+//! The loop runs on its own OS thread and sleeps with the OS timer (tens of microseconds of
+//! precision, where the async runtime's timer has a millisecond grain). Steps are chained at
+//! absolute deadlines (`next = previous deadline`), so no sleep overshoot accumulates into the
+//! measured inter-token latency.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{SimConfig, SimStats};
+
+/// A token handed to the HTTP side: an index into the vocabulary, and whether it is the last.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    pub word: u16,
+    pub finish: Option<Finish>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Ran into `max_tokens`.
+    Length,
+    /// The model chose to stop (`--eos-prob`).
+    Stop,
+}
+
+pub enum Admission {
+    Admitted(mpsc::UnboundedReceiver<Token>),
+    TimedOut { waited_ms: u64 },
+    TooLarge { need: u64, budget: u64 },
+}
+
+pub struct Submit {
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+    pub ignore_eos: bool,
+    pub seed: u64,
+    pub enqueued: Instant,
+    pub reply: oneshot::Sender<Admission>,
+}
+
+struct Seq {
+    prompt_left: u32,
+    started_prefill: bool,
+    step_prefill: u32,
+    generated: u32,
+    max_tokens: u32,
+    ignore_eos: bool,
+    kv: u64,
+    rng: SmallRng,
+    tx: mpsc::UnboundedSender<Token>,
+    done: bool,
+}
+
+pub struct Engine {
+    cfg: Arc<SimConfig>,
+    stats: Arc<SimStats>,
+    rx: mpsc::UnboundedReceiver<Submit>,
+    waiting: VecDeque<Submit>,
+    running: Vec<Seq>,
+    kv_used: u64,
+}
+
+pub const VOCAB: &[&str] = &[
+    " the", " model", " answer", " token", " server", " batch", " latency", " request", " stream",
+    " a", " of", " and", " to", " in", " is", " that", " for", " it", " with", " as", " on", " by",
+    " this", " value", " time", " first", " next", " data", " cache", " prompt", " queue", " step",
+    " decode", " prefill", " memory", " rate", " load", " test", " result", " measure", " fast",
+    " slow", " small", " large", " number", " output", " input", " point", ".", ",", " we", " can",
+    " will", " each", " more", " less", " than", " when", " one", " two", " three", " four",
+    " five", "\n",
+];
+
+impl Engine {
+    pub fn new(
+        cfg: Arc<SimConfig>,
+        stats: Arc<SimStats>,
+        rx: mpsc::UnboundedReceiver<Submit>,
+    ) -> Engine {
+        Engine {
+            cfg,
+            stats,
+            rx,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            kv_used: 0,
+        }
+    }
+
+    /// Run on the current thread until every submitter is gone (call from a dedicated thread).
+    pub fn run(mut self) {
+        let mut step_start = Instant::now();
+        loop {
+            loop {
+                match self.rx.try_recv() {
+                    Ok(s) => self.waiting.push_back(s),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            }
+            if self.running.is_empty() && self.waiting.is_empty() {
+                self.publish();
+                match self.rx.blocking_recv() {
+                    Some(s) => self.waiting.push_back(s),
+                    None => return,
+                }
+                step_start = Instant::now();
+                continue;
+            }
+            self.expire_waiting();
+            self.admit();
+            self.publish();
+            if self.running.is_empty() {
+                // Everything waiting is blocked (or just expired): look again shortly.
+                std::thread::sleep(Duration::from_millis(1));
+                step_start = Instant::now();
+                continue;
+            }
+
+            let step = self.plan_step();
+            let deadline = step_start + step;
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            }
+            self.emit();
+            self.publish();
+            let now = Instant::now();
+            // Chain steps at their deadlines; if the loop fell far behind (a starved CPU),
+            // restart from now rather than bursting to catch up.
+            step_start = if now > deadline + Duration::from_millis(5) {
+                now
+            } else {
+                deadline
+            };
+        }
+    }
+
+    fn expire_waiting(&mut self) {
+        let Some(limit) = self.cfg.request_timeout_ms.filter(|&t| t > 0) else {
+            return;
+        };
+        let limit = Duration::from_millis(limit);
+        let now = Instant::now();
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for s in self.waiting.drain(..) {
+            let waited = now.saturating_duration_since(s.enqueued);
+            if waited >= limit {
+                self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+                let _ = s.reply.send(Admission::TimedOut {
+                    waited_ms: waited.as_millis() as u64,
+                });
+            } else {
+                kept.push_back(s);
+            }
+        }
+        self.waiting = kept;
+    }
+
+    fn admit(&mut self) {
+        while self.running.len() < self.cfg.max_num_seqs {
+            let Some(front) = self.waiting.front() else {
+                break;
+            };
+            let need = front.prompt_tokens as u64 + front.max_tokens as u64;
+            if need > self.cfg.kv_tokens {
+                let s = self.waiting.pop_front().expect("front exists");
+                self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+                let _ = s.reply.send(Admission::TooLarge {
+                    need,
+                    budget: self.cfg.kv_tokens,
+                });
+                continue;
+            }
+            if self.kv_used + need > self.cfg.kv_tokens {
+                break; // FIFO: the head waits for memory, and so does everyone behind it
+            }
+            let s = self.waiting.pop_front().expect("front exists");
+            self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+            let (tx, rx) = mpsc::unbounded_channel();
+            if s.reply.send(Admission::Admitted(rx)).is_err() {
+                continue; // the client went away while waiting
+            }
+            self.kv_used += need;
+            self.running.push(Seq {
+                prompt_left: s.prompt_tokens,
+                started_prefill: false,
+                step_prefill: 0,
+                generated: 0,
+                max_tokens: s.max_tokens.max(1),
+                ignore_eos: s.ignore_eos,
+                kv: need,
+                rng: SmallRng::seed_from_u64(s.seed),
+                tx,
+                done: false,
+            });
+        }
+    }
+
+    /// Decide this step's prefill chunks and return its duration.
+    fn plan_step(&mut self) -> Duration {
+        let cfg = &self.cfg;
+        let mut budget = if cfg.max_batched_tokens == 0 {
+            u64::MAX
+        } else {
+            cfg.max_batched_tokens
+        };
+        let mut prefill_tokens = 0u64;
+        let mut new_prefills = 0u32;
+        for s in &mut self.running {
+            s.step_prefill = 0;
+            if s.prompt_left > 0 && budget > 0 {
+                let take = (s.prompt_left as u64).min(budget) as u32;
+                s.step_prefill = take;
+                budget -= take as u64;
+                prefill_tokens += take as u64;
+                if !s.started_prefill {
+                    s.started_prefill = true;
+                    new_prefills += 1;
+                }
+            }
+        }
+        let mut ms = cfg.decode_base_ms + cfg.decode_per_seq_ms * self.running.len() as f64;
+        ms += cfg.prefill_base_ms * new_prefills as f64;
+        if cfg.prefill_tok_s > 0.0 {
+            ms += prefill_tokens as f64 / cfg.prefill_tok_s * 1e3;
+        }
+        Duration::from_secs_f64(ms.max(0.0) / 1e3)
+    }
+
+    fn emit(&mut self) {
+        let eos_prob = self.cfg.eos_prob;
+        let mut generated = 0u64;
+        let mut prefilled = 0u64;
+        for s in &mut self.running {
+            if s.step_prefill > 0 {
+                s.prompt_left -= s.step_prefill;
+                prefilled += s.step_prefill as u64;
+                if s.prompt_left > 0 {
+                    continue;
+                }
+            } else if s.prompt_left > 0 {
+                continue; // waiting for prefill budget
+            }
+            s.generated += 1;
+            generated += 1;
+            let finish = if s.generated >= s.max_tokens {
+                Some(Finish::Length)
+            } else if !s.ignore_eos && eos_prob > 0.0 && s.rng.gen::<f64>() < eos_prob {
+                Some(Finish::Stop)
+            } else {
+                None
+            };
+            let word = s.rng.gen_range(0..VOCAB.len()) as u16;
+            if s.tx.send(Token { word, finish }).is_err() || finish.is_some() {
+                s.done = true; // finished, or the client disconnected: free the slot at once
+            }
+        }
+        let mut freed = 0;
+        self.running.retain(|s| {
+            if s.done {
+                freed += s.kv;
+            }
+            !s.done
+        });
+        self.kv_used -= freed;
+        self.stats
+            .generation_tokens_total
+            .fetch_add(generated, Ordering::Relaxed);
+        self.stats
+            .prompt_tokens_total
+            .fetch_add(prefilled, Ordering::Relaxed);
+    }
+
+    fn publish(&self) {
+        self.stats
+            .running
+            .store(self.running.len() as u64, Ordering::Relaxed);
+        self.stats.kv_used.store(self.kv_used, Ordering::Relaxed);
+    }
+}

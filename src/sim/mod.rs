@@ -1,0 +1,311 @@
+//! The simulated LLM server (`llmbench sim`): a continuous-batching performance model behind the
+//! OpenAI and Anthropic wire formats, with fault injection. It is the embedded default target of
+//! every command and the ground truth of our tests: its timings are known, so a test can check
+//! that the client measures what the server imposed.
+//!
+//! [`start`] binds a listener (port 0 for a free one) and returns a [`SimHandle`] with the URL and
+//! a way to stop it. The engine (step loop) is in `engine.rs`, the HTTP side in `routes.rs`.
+
+pub mod engine;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Model tiers shaped after the seed's 3B / 8B / 70B classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// 3B class: ~100 tok/s single stream.
+    Small,
+    /// 8B class: ~60 tok/s single stream.
+    Medium,
+    /// 70B class: ~20 tok/s single stream.
+    Large,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Small => "small",
+            Profile::Medium => "medium",
+            Profile::Large => "large",
+        }
+    }
+}
+
+/// Faults injected on purpose, to show that clients record them right.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Probability that a request is answered with `error_status` at once.
+    pub error_rate: f64,
+    pub error_status: u16,
+    /// Pause this long in the middle of every stream.
+    pub stall_ms: u64,
+    /// Close the connection after this many tokens of a stream.
+    pub drop_after_tokens: Option<u32>,
+    /// Probability that a stream carries one invalid JSON chunk.
+    pub malformed_rate: f64,
+    /// The server dies when request N+1 arrives (standalone: the process exits).
+    pub crash_after: Option<u64>,
+    /// Delay before the response headers of every request.
+    pub slow_start_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub profile: Profile,
+    /// The model name reported by `/v1/models`; requests may name any model.
+    pub model: String,
+    pub max_num_seqs: usize,
+    /// Waiting requests beyond this get 429.
+    pub queue_limit: usize,
+    /// KV cache budget in tokens; each running sequence reserves prompt + max_tokens.
+    pub kv_tokens: u64,
+    /// Prefill speed (0: instant).
+    pub prefill_tok_s: f64,
+    /// Fixed cost of starting a sequence's prefill, in ms.
+    pub prefill_base_ms: f64,
+    /// Prompt tokens prefilled per step at most (chunked prefill; 0: unlimited).
+    pub max_batched_tokens: u64,
+    pub decode_base_ms: f64,
+    pub decode_per_seq_ms: f64,
+    /// A request waiting longer than this for a slot gets 503 (None: forever).
+    pub request_timeout_ms: Option<u64>,
+    /// Per-token probability of ending early with `stop` (unless the request sets ignore_eos).
+    pub eos_prob: f64,
+    pub seed: u64,
+    pub faults: Faults,
+}
+
+impl SimConfig {
+    pub fn profile(p: Profile) -> SimConfig {
+        let (base, per_seq, prefill, prefill_base, seqs, kv) = match p {
+            Profile::Small => (9.75, 0.25, 4000.0, 5.0, 64, 262_144),
+            Profile::Medium => (16.2, 0.47, 2500.0, 10.0, 48, 131_072),
+            Profile::Large => (48.5, 1.5, 600.0, 30.0, 32, 65_536),
+        };
+        SimConfig {
+            profile: p,
+            model: format!("llmbench-sim-{}", p.name()),
+            max_num_seqs: seqs,
+            queue_limit: 1024,
+            kv_tokens: kv,
+            prefill_tok_s: prefill,
+            prefill_base_ms: prefill_base,
+            max_batched_tokens: 2048,
+            decode_base_ms: base,
+            decode_per_seq_ms: per_seq,
+            request_timeout_ms: None,
+            eos_prob: 0.0,
+            seed: 0,
+            faults: Faults {
+                error_status: 500,
+                ..Faults::default()
+            },
+        }
+    }
+
+    /// A server with no delays at all: for measuring the client's own cost.
+    pub fn zero_delay() -> SimConfig {
+        SimConfig {
+            prefill_tok_s: 0.0,
+            prefill_base_ms: 0.0,
+            decode_base_ms: 0.0,
+            decode_per_seq_ms: 0.0,
+            max_num_seqs: 4096,
+            queue_limit: 65_536,
+            kv_tokens: u64::MAX / 4,
+            ..SimConfig::profile(Profile::Small)
+        }
+    }
+
+    /// Predicted single-stream timing: (TTFT ms, ITL ms) for a prompt of `prompt_tokens`
+    /// (assuming it fits one prefill chunk).
+    pub fn predicted_single_stream(&self, prompt_tokens: u64) -> (f64, f64) {
+        let step = self.decode_base_ms + self.decode_per_seq_ms;
+        let prefill = if self.prefill_tok_s > 0.0 {
+            prompt_tokens as f64 / self.prefill_tok_s * 1e3
+        } else {
+            0.0
+        };
+        (step + self.prefill_base_ms + prefill, step)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let check = |ok: bool, msg: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("{msg}"))
+            }
+        };
+        check(self.max_num_seqs >= 1, "--max-num-seqs must be at least 1")?;
+        check(self.kv_tokens >= 1, "--kv-tokens must be at least 1")?;
+        for (v, name) in [
+            (self.prefill_tok_s, "--prefill-tok-s"),
+            (self.prefill_base_ms, "--prefill-base-ms"),
+            (self.decode_base_ms, "--decode-base-ms"),
+            (self.decode_per_seq_ms, "--decode-per-seq-ms"),
+        ] {
+            check(
+                v.is_finite() && v >= 0.0,
+                &format!("{name} must be a number >= 0"),
+            )?;
+        }
+        for (v, name) in [
+            (self.eos_prob, "--eos-prob"),
+            (self.faults.error_rate, "--error-rate"),
+            (self.faults.malformed_rate, "--malformed-rate"),
+        ] {
+            check(
+                (0.0..=1.0).contains(&v),
+                &format!("{name} must be between 0 and 1"),
+            )?;
+        }
+        check(
+            (400..=599).contains(&self.faults.error_status),
+            "--error-status must be an HTTP error status (400-599)",
+        )?;
+        Ok(())
+    }
+}
+
+/// Live counters, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    pub running: AtomicU64,
+    pub waiting: AtomicU64,
+    pub kv_used: AtomicU64,
+    pub prompt_tokens_total: AtomicU64,
+    pub generation_tokens_total: AtomicU64,
+    pub requests_received: AtomicU64,
+    pub requests_by_status: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl SimStats {
+    pub fn count_status(&self, status: u16) {
+        let mut m = self
+            .requests_by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(status).or_insert(0) += 1;
+    }
+}
+
+/// What `crash_after` does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// Stop listening and drop every connection (in-process servers, tests).
+    StopServing,
+    /// Exit the whole process (the standalone `llmbench sim`).
+    ExitProcess,
+}
+
+/// A running simulator. Dropping the handle does not stop it; call [`SimHandle::stop`].
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    pub config: Arc<SimConfig>,
+    pub stats: Arc<SimStats>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// Base URL, ending in `/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Stop accepting, drop every connection, and wait for the listener to close.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+
+    /// Resolves when the server stopped (by [`SimHandle::stop`] or a simulated crash).
+    pub async fn stopped(&self) {
+        self.shutdown.cancelled().await
+    }
+}
+
+/// Start the simulator on `addr` (port 0: a free port).
+pub async fn start(
+    cfg: SimConfig,
+    addr: SocketAddr,
+    crash: CrashMode,
+) -> anyhow::Result<SimHandle> {
+    cfg.validate()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let cfg = Arc::new(cfg);
+    let stats = Arc::new(SimStats::default());
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let engine = engine::Engine::new(cfg.clone(), stats.clone(), rx);
+    std::thread::Builder::new()
+        .name("llmbench-sim-engine".into())
+        .spawn(move || engine.run())
+        .context("starting the simulator's engine thread")?;
+    let state = Arc::new(routes::AppState::new(
+        cfg.clone(),
+        stats.clone(),
+        tx,
+        shutdown.clone(),
+        crash,
+    ));
+    let app = routes::router(state);
+    let task = tokio::spawn(accept_loop(listener, app, shutdown.clone()));
+    Ok(SimHandle {
+        addr: local,
+        config: cfg,
+        stats,
+        shutdown,
+        task,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(_) => {
+                // Out of file descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = TowerToHyperService::new(app.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Counter for ids and per-request seeds.
+pub(crate) fn next(counter: &AtomicU64) -> u64 {
+    counter.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,167 @@
+//! Resolve `--url` (or start the built-in simulator), check that the server answers, and find
+//! the model name. Everything here happens before the first measured request, so that a typo
+//! or a dead server costs one clear line, not a wasted run.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::TargetArgs;
+use crate::client::{build_headers, error_chain, normalize_base_url, Client, Endpoint};
+use crate::protocol::Api;
+use crate::sim::{self, CrashMode, SimConfig, SimHandle};
+
+/// What a result records about the target (no secrets).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub url: String,
+    pub api: Api,
+    pub model: String,
+    pub backend: String,
+    /// The built-in simulator was the target (its profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulator: Option<String>,
+    /// Names of extra headers sent (values are never recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_names: Vec<String>,
+}
+
+pub struct Target {
+    pub client: Client,
+    pub info: TargetInfo,
+    pub sim: Option<SimHandle>,
+}
+
+impl Target {
+    pub fn describe(&self) -> String {
+        match &self.info.simulator {
+            Some(p) => format!("built-in simulator (profile {p}) at {}", self.info.url),
+            None => self.info.url.clone(),
+        }
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(s) = self.sim {
+            s.stop().await;
+        }
+    }
+}
+
+/// The seed's rule: gpt / o1 → openai, claude → anthropic, else local.
+pub fn detect_backend(model: &str) -> &'static str {
+    let m = model.to_lowercase();
+    if m.contains("gpt") || m.contains("o1") {
+        "openai"
+    } else if m.contains("claude") {
+        "anthropic"
+    } else {
+        "local"
+    }
+}
+
+pub async fn resolve(
+    args: &TargetArgs,
+    stream: bool,
+    max_connections: usize,
+) -> anyhow::Result<Target> {
+    let (base, sim) = match &args.url {
+        Some(u) => (normalize_base_url(u)?, None),
+        None => {
+            let cfg = SimConfig::profile(args.sim_profile);
+            let handle = sim::start(cfg, ([127, 0, 0, 1], 0).into(), CrashMode::StopServing)
+                .await
+                .context("starting the built-in simulator")?;
+            (handle.url(), Some(handle))
+        }
+    };
+    let env_key = match args.api {
+        Api::Messages => std::env::var("ANTHROPIC_API_KEY").ok(),
+        _ => std::env::var("OPENAI_API_KEY").ok(),
+    };
+    let key = args.api_key.clone().or(env_key);
+    let headers = build_headers(args.api, key.as_deref(), &args.headers)?;
+    let endpoint = Endpoint {
+        base: base.clone(),
+        api: args.api,
+        stream,
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+        headers: headers.clone(),
+    };
+    let discovered = preflight(&base, &headers).await?;
+    let model = match (&args.model, discovered) {
+        (Some(m), _) => m.clone(),
+        (None, Some(m)) => m,
+        (None, None) => bail!(
+            "--model is required: {base}/models did not list a model (example: --model llama-3.1-8b)"
+        ),
+    };
+    let backend = args
+        .backend
+        .clone()
+        .unwrap_or_else(|| detect_backend(&model).to_string());
+    let header_names = args
+        .headers
+        .iter()
+        .filter_map(|h| h.split_once(':').map(|(k, _)| k.trim().to_string()))
+        .collect();
+    Ok(Target {
+        client: Client::new(endpoint, max_connections)?,
+        info: TargetInfo {
+            url: base,
+            api: args.api,
+            model,
+            backend,
+            simulator: sim.as_ref().map(|s| s.config.profile.name().to_string()),
+            header_names,
+        },
+        sim,
+    })
+}
+
+/// GET /v1/models: fails only when the server cannot be reached at all; returns the first
+/// model listed, if any.
+async fn preflight(
+    base: &str,
+    headers: &reqwest::header::HeaderMap,
+) -> anyhow::Result<Option<String>> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let url = format!("{base}/models");
+    let resp = match http.get(&url).headers(headers.clone()).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() || e.is_timeout() => {
+            bail!("cannot reach {base}: {}", error_chain(&e))
+        }
+        Err(e) => bail!("cannot reach {base}: {}", error_chain(&e)),
+    };
+    if !resp.status().is_success() {
+        return Ok(None);
+    }
+    let Ok(body) = resp.bytes().await else {
+        return Ok(None);
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return Ok(None);
+    };
+    Ok(v.get("data")
+        .and_then(|d| d.get(0))
+        .and_then(|m| m.get("id"))
+        .and_then(|id| id.as_str())
+        .map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_detection_follows_the_seed() {
+        assert_eq!(detect_backend("gpt-4o-mini"), "openai");
+        assert_eq!(detect_backend("o1-preview"), "openai");
+        assert_eq!(detect_backend("claude-3-5-sonnet"), "anthropic");
+        assert_eq!(detect_backend("Llama-3.1-8B"), "local");
+    }
+}
