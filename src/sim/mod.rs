@@ -32,6 +32,8 @@ pub enum Profile {
     Medium,
     /// 70B class: ~20 tok/s single stream.
     Large,
+    /// No delays and no limits: for measuring a client's own cost.
+    Zero,
 }
 
 impl Profile {
@@ -40,6 +42,7 @@ impl Profile {
             Profile::Small => "small",
             Profile::Medium => "medium",
             Profile::Large => "large",
+            Profile::Zero => "zero",
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct SimConfig {
 impl SimConfig {
     pub fn profile(p: Profile) -> SimConfig {
         let (base, per_seq, prefill, prefill_base, seqs, kv) = match p {
+            Profile::Zero => (0.0, 0.0, 0.0, 0.0, 65_536, u64::MAX / 4),
             Profile::Small => (9.75, 0.25, 4000.0, 5.0, 64, 262_144),
             Profile::Medium => (16.2, 0.47, 2500.0, 10.0, 48, 131_072),
             Profile::Large => (48.5, 1.5, 600.0, 30.0, 32, 65_536),
@@ -99,7 +103,7 @@ impl SimConfig {
             profile: p,
             model: format!("llmbench-sim-{}", p.name()),
             max_num_seqs: seqs,
-            queue_limit: 1024,
+            queue_limit: if p == Profile::Zero { 1 << 20 } else { 1024 },
             kv_tokens: kv,
             prefill_tok_s: prefill,
             prefill_base_ms: prefill_base,
@@ -113,20 +117,6 @@ impl SimConfig {
                 error_status: 500,
                 ..Faults::default()
             },
-        }
-    }
-
-    /// A server with no delays at all: for measuring the client's own cost.
-    pub fn zero_delay() -> SimConfig {
-        SimConfig {
-            prefill_tok_s: 0.0,
-            prefill_base_ms: 0.0,
-            decode_base_ms: 0.0,
-            decode_per_seq_ms: 0.0,
-            max_num_seqs: 4096,
-            queue_limit: 65_536,
-            kv_tokens: u64::MAX / 4,
-            ..SimConfig::profile(Profile::Small)
         }
     }
 

@@ -169,6 +169,7 @@ fn error_response(api: Api, status: StatusCode, kind: &str, message: &str) -> Re
 }
 
 /// A validated generation request.
+#[derive(Debug)]
 struct Gen {
     model: String,
     prompt_tokens: u32,
@@ -338,39 +339,40 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
             "engine stopped",
         );
     }
-    let rx =
-        match admitted.await {
-            Ok(Admission::Admitted(rx)) => rx,
-            Ok(Admission::TimedOut { waited_ms }) => {
-                let kind = if api == Api::Messages {
-                    "overloaded_error"
-                } else {
-                    "timeout"
-                };
-                return error_response(
-                    api,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    kind,
-                    &format!("request waited {waited_ms} ms for a slot (--request-timeout)"),
-                );
-            }
-            Ok(Admission::TooLarge { need, budget }) => return error_response(
+    let rx = match admitted.await {
+        Ok(Admission::Admitted(rx)) => rx,
+        Ok(Admission::TimedOut { waited_ms }) => {
+            let kind = if api == Api::Messages {
+                "overloaded_error"
+            } else {
+                "timeout"
+            };
+            return error_response(
+                api,
+                StatusCode::SERVICE_UNAVAILABLE,
+                kind,
+                &format!("request waited {waited_ms} ms for a slot (--request-timeout)"),
+            );
+        }
+        Ok(Admission::TooLarge { need, budget }) => {
+            return error_response(
                 api,
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 &format!(
                     "prompt + max_tokens = {need} tokens exceeds the KV budget of {budget} tokens"
                 ),
-            ),
-            Err(_) => {
-                return error_response(
-                    api,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server_error",
-                    "engine stopped",
-                )
-            }
-        };
+            )
+        }
+        Err(_) => {
+            return error_response(
+                api,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "engine stopped",
+            )
+        }
+    };
 
     let id = next(&s.ids);
     let wire = Wire::new(api, id, s.created, &req);
@@ -634,6 +636,8 @@ fn stream_response(wire: Wire, rx: mpsc::UnboundedReceiver<Token>, plan: FaultPl
                     break;
                 }
                 st.ended = true;
+                // Let the connection flush what was sent before, as a real server's would.
+                tokio::time::sleep(Duration::from_millis(2)).await;
                 return Some((Err(broken("injected disconnect (--drop-after-tokens)")), st));
             }
             if st.plan.stall_at == Some(st.sent) && !st.stalled {
