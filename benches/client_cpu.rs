@@ -5,6 +5,7 @@
 //! on a single-threaded runtime (one core), twice, side by side:
 //!   * `llmbench client`: the real client (SSE decoding, JSON reading, per-event timestamps);
 //!   * `floor`: the same HTTP stack reading and discarding the bytes (what any client pays).
+//!
 //! Prints CPU µs per token for each, their ratio, and the simulator's own CPU per token.
 //!
 //!   cargo bench --bench client_cpu
@@ -156,6 +157,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         1e6 / sim_per_tok.max(1e-9)
     );
     let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The same HTTP stack, reading and discarding the body: the floor every client pays.
