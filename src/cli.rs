@@ -30,6 +30,12 @@ pub struct Cli {
 pub enum Command {
     /// Fixed benchmark: warmup, then N requests; tok/s, TTFT, ITL, TPOT, E2E.
     Run(RunArgs),
+    /// Sustained open-loop load at a target request rate, with live progress and targets.
+    Throughput(ThroughputArgs),
+    /// Closed-loop runs at several concurrency levels: what batching buys.
+    Sweep(SweepArgs),
+    /// Benchmark model tiers (small, medium, large) in one go.
+    Suite(SuiteArgs),
     /// Serve the simulated LLM server until stopped.
     Sim(SimArgs),
 }
@@ -68,28 +74,12 @@ pub struct TargetArgs {
     pub sim_profile: Profile,
 }
 
+/// What each request asks for, apart from its length.
 #[derive(Debug, Args, Clone)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Measured requests.
-    #[arg(long, short = 'n', default_value_t = 5)]
-    pub runs: u64,
-    /// Warmup requests (not counted).
-    #[arg(long, default_value_t = 1)]
-    pub warmup: u64,
-    /// Maximum tokens to generate per request.
-    #[arg(long, default_value_t = 256)]
-    pub max_tokens: u32,
+pub struct RequestArgs {
     /// Built-in prompt size.
     #[arg(long, value_enum, default_value = "medium")]
     pub prompt: PromptSize,
-    /// Stream the response (measures TTFT, ITL and TPOT).
-    #[arg(long)]
-    pub stream: bool,
-    /// Requests in flight at once (closed loop).
-    #[arg(long, short = 'c', default_value_t = 1)]
-    pub concurrency: usize,
     /// Sampling temperature (omitted: the server's default).
     #[arg(long)]
     pub temperature: Option<f64>,
@@ -99,15 +89,154 @@ pub struct RunArgs {
     /// Repeat prompts exactly (a warm prefix cache). Default: a unique prefix per request.
     #[arg(long)]
     pub warm_cache: bool,
+}
+
+/// Resource monitoring while the load runs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MonitorArgs {
+    /// Sample CPU and RSS of this server process (and its children) every second.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Scrape this Prometheus endpoint every second (default with the built-in simulator: its
+    /// /metrics).
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
+    /// Gauge to keep from --metrics-url (repeatable; default: vLLM, SGLang, llama.cpp and
+    /// simulator queue and KV-cache gauges).
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+}
+
+/// Output, targets and config: the same on every measuring command.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
     /// Write the result to FILE (.json).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Requirement on the result, e.g. 'ttft.p95<=550ms', 'error_rate<1%', 'req_s>=130'
+    /// (repeatable). Any failure: exit code 1.
+    #[arg(long = "target", value_name = "EXPR")]
+    pub targets: Vec<String>,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Measured requests.
+    #[arg(long, short = 'n', default_value_t = 5)]
+    pub runs: u64,
+    /// Warmup requests (not counted).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    /// Maximum tokens to generate per request.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Stream the response (measures TTFT, ITL and TPOT).
+    #[arg(long)]
+    pub stream: bool,
+    /// Requests in flight at once (closed loop).
+    #[arg(long, short = 'c', default_value_t = 1)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ThroughputArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Target arrival rate, requests per second.
+    #[arg(long)]
+    pub rate: f64,
+    /// Measured duration (after the warmup).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Warmup excluded from every figure: a duration (30s) or a request count (100).
+    #[arg(long, default_value = "0")]
+    pub warmup: String,
+    /// At most this many requests in flight; later arrivals wait for a slot (recorded).
+    #[arg(long)]
+    pub max_concurrency: Option<usize>,
+    /// Stop after this many arrivals (warmup included).
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Arrival process.
+    #[arg(long, value_enum, default_value = "poisson")]
+    pub arrival: crate::scheduler::Arrival,
+    /// Gamma shape for --arrival gamma (1 = Poisson; < 1 burstier; > 1 smoother).
+    #[arg(long, default_value_t = 1.0)]
+    pub burstiness: f64,
+    /// Seed of the arrival times.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 50)]
+    pub max_tokens: u32,
+    /// Do not stream (then TTFT and ITL are not measured).
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Concurrency levels, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub concurrency: Vec<usize>,
+    /// Requests per level (default: 4 × the level's concurrency, at least 8).
+    #[arg(long, short = 'n')]
+    pub runs: Option<u64>,
+    /// Warmup requests per level (default: the level's concurrency).
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: u32,
+    /// Do not stream (then TTFT and ITL are not measured).
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SuiteArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Measured requests per tier.
+    #[arg(long, short = 'n', default_value_t = 3)]
+    pub runs: u64,
+    /// Warmup requests per tier.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Built-in prompt size (a tier may set its own).
+    #[arg(long, value_enum, default_value = "medium")]
+    pub prompt: PromptSize,
+    /// Stream the responses (measures TTFT, ITL, TPOT).
+    #[arg(long)]
+    pub stream: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -240,6 +369,9 @@ pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
             Ok(())
         };
         match value {
+            // Tables (a suite's [[tier]] list) belong to the command, not to flags.
+            toml::Value::Table(_) => {}
+            toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {}
             toml::Value::Array(items) => {
                 for it in items {
                     push(it)?;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod metrics;
+pub mod monitor;
 pub mod protocol;
 pub mod record;
 pub mod report;

@@ -75,6 +75,8 @@ pub enum FailureKind {
     ServerError,
     /// Stopped by the user (Ctrl-C) while in flight.
     Cancelled,
+    /// Scheduled but never sent: the run stopped while it waited for a concurrency slot.
+    Dropped,
 }
 
 impl FailureKind {
@@ -87,6 +89,7 @@ impl FailureKind {
             FailureKind::BadResponse => "bad_response",
             FailureKind::ServerError => "server_error",
             FailureKind::Cancelled => "cancelled",
+            FailureKind::Dropped => "dropped",
         }
     }
 }
@@ -106,6 +109,9 @@ pub struct RequestRecord {
     pub id: u64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub warmup: bool,
+    /// Index of the level (sweep, stress) or tier (suite) the request belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u32>,
     /// When the load plan wanted it sent (open loop only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_ns: Option<u64>,
@@ -184,6 +190,20 @@ impl RequestRecord {
         let n = self.output_tokens?;
         let d = self.e2e_ms() - self.ttft_ms()?;
         (n >= 2 && d > 0.0).then(|| (n - 1) as f64 / (d / 1e3))
+    }
+
+    /// TTFT measured from `scheduled` (open loop): what a user arriving on time waited.
+    pub fn ttft_from_scheduled_ms(&self) -> Option<f64> {
+        let s = self.scheduled_ns?;
+        self.content_ns
+            .first()
+            .map(|t| t.saturating_sub(s) as f64 / NS_PER_MS)
+    }
+
+    /// E2E measured from `scheduled` (open loop).
+    pub fn e2e_from_scheduled_ms(&self) -> Option<f64> {
+        self.scheduled_ns
+            .map(|s| self.done_ns.saturating_sub(s) as f64 / NS_PER_MS)
     }
 
     /// sent − scheduled (open loop).

@@ -5,64 +5,34 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::bail;
 use serde_json::json;
 
-use crate::cli::RunArgs;
-use crate::metrics::Summary;
-use crate::record::{Clock, FailureKind, RequestRecord};
-use crate::report::{self, console, BenchResult, Tool, SCHEMA};
+use crate::cli::{MonitorArgs, RunArgs};
+use crate::report::{console, BenchResult};
 use crate::scheduler::{closed_loop, ClosedLoop};
-use crate::target;
-use crate::workload::{run_nonce, BodyOptions, BuiltinWorkload};
 
-use super::{ctrl_c_token, EXIT_INTERRUPTED};
+use super::session::{conclude, positive, validate_output, Session};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
-    if args.max_tokens == 0 {
-        bail!("--max-tokens must be at least 1");
-    }
-    if let Some(p) = &args.output {
-        report::format_for(p)?;
-    }
     let result = execute(&args).await?;
-    println!("{}", console::run_summary(&result));
-    if let Some(p) = &args.output {
-        report::write(p, &result)?;
-        if !args.quiet {
-            eprintln!("result written to {}", p.display());
-        }
-    }
-    let measured: Vec<&RequestRecord> = result.requests.iter().filter(|r| !r.warmup).collect();
-    if !measured.is_empty()
-        && measured.iter().all(|r| {
-            r.error
-                .as_ref()
-                .is_some_and(|e| e.kind == FailureKind::Connect)
-        })
-    {
-        eprintln!(
-            "error: cannot connect to {}: every request failed to connect",
-            result.target.url
-        );
-        return Ok(ExitCode::from(2));
-    }
-    if result.interrupted {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    }
-    Ok(ExitCode::SUCCESS)
+    conclude(&result, console::run_summary(&result), &args.out)
 }
 
 /// Run the benchmark and return its result (used by the command and by tests).
 pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
-    let target = target::resolve(&args.target, args.stream, args.concurrency).await?;
-    let quiet = args.quiet;
+    positive("--runs", args.runs)?;
+    positive("--concurrency", args.concurrency as u64)?;
+    positive("--max-tokens", args.max_tokens as u64)?;
+    let requirements = validate_output(&args.out)?;
+    let quiet = args.out.quiet;
+    let s = Session::open(
+        &args.target,
+        &MonitorArgs::default(),
+        args.stream,
+        args.concurrency,
+        quiet,
+    )
+    .await?;
     if !quiet {
         eprintln!(
             "llmbench run: {} requests (+{} warmup), concurrency {}, max_tokens {}, {} prompts, {}",
@@ -70,54 +40,39 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             args.warmup,
             args.concurrency,
             args.max_tokens,
-            format!("{:?}", args.prompt).to_lowercase(),
+            format!("{:?}", args.request.prompt).to_lowercase(),
             if args.stream {
                 "streaming"
             } else {
                 "not streaming"
             },
         );
-        eprintln!(
-            "target: {} (model {})",
-            target.describe(),
-            target.info.model
-        );
     }
-    let workload = BuiltinWorkload {
-        size: args.prompt,
-        nonce: (!args.warm_cache).then(run_nonce),
-        opts: BodyOptions {
-            api: args.target.api,
-            model: target.info.model.clone(),
-            max_tokens: args.max_tokens,
-            stream: args.stream,
-            temperature: args.temperature,
-            ignore_eos: args.ignore_eos,
-            include_usage: !args.target.no_include_usage,
-        },
-    };
+    let workload = s.workload(
+        &args.request,
+        args.max_tokens,
+        args.stream,
+        !args.target.no_include_usage,
+    );
     let config = json!({
         "runs": args.runs,
         "warmup": args.warmup,
         "max_tokens": args.max_tokens,
-        "prompt": args.prompt,
+        "prompt": args.request.prompt,
         "stream": args.stream,
         "concurrency": args.concurrency,
-        "temperature": args.temperature,
-        "ignore_eos": args.ignore_eos,
-        "warm_cache": args.warm_cache,
+        "temperature": args.request.temperature,
+        "ignore_eos": args.request.ignore_eos,
+        "warm_cache": args.request.warm_cache,
         "prompt_prefix_nonce": workload.nonce,
         "include_usage": !args.target.no_include_usage,
         "timeout_s": args.target.timeout.as_secs_f64(),
         "api": args.target.api,
     });
 
-    let cancel = ctrl_c_token(quiet);
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let clock = Clock::start();
     let mut records = Vec::new();
-    let w = workload.clone();
     if args.warmup > 0 {
+        let w = workload.clone();
         let phase = ClosedLoop {
             first_id: 0,
             count: args.warmup,
@@ -126,9 +81,10 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         };
         let recs = closed_loop(
             phase,
-            &target.client,
-            clock,
-            &cancel,
+            &s.target.client,
+            s.clock,
+            &s.stop,
+            &s.live,
             move |i| w.body(i),
             |_| {},
         )
@@ -151,9 +107,10 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     let w = workload.clone();
     let recs = closed_loop(
         phase,
-        &target.client,
-        clock,
-        &cancel,
+        &s.target.client,
+        s.clock,
+        &s.stop,
+        &s.live,
         move |i| w.body(i),
         |r| {
             done += 1;
@@ -177,19 +134,6 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     )
     .await;
     records.extend(recs);
-
-    let summary = Summary::from_records(&records);
-    let result = BenchResult {
-        schema: SCHEMA.to_string(),
-        tool: Tool::default(),
-        command: "run".to_string(),
-        started_at,
-        interrupted: cancel.is_cancelled(),
-        config,
-        target: target.info.clone(),
-        summary,
-        requests: records,
-    };
-    target.shutdown().await;
-    Ok(result)
+    Ok(s.finish("run", config, records, &requirements, Vec::new())
+        .await)
 }

@@ -4,6 +4,9 @@
 //! function ([`percentile`], linear interpolation, numpy's default), from all values: never an
 //! average of percentiles, never a histogram approximation.
 
+pub mod targets;
+pub mod timeseries;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -94,6 +97,10 @@ pub struct Throughput {
     pub req_s: f64,
     /// First measured send to last measured completion.
     pub window_s: f64,
+    /// Open loop: measured requests sent per second, (n − 1) / (last send − first send). The
+    /// achieved offered load, to set against the target rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_req_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,9 +125,17 @@ pub struct Summary {
     pub e2e_ms: Option<Distribution>,
     pub output_tok_s: Option<Distribution>,
     pub decode_tok_s: Option<Distribution>,
+    /// sent − scheduled (open loop only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_lag_ms: Option<Distribution>,
+    /// TTFT and E2E from the scheduled time (open loop only): a late client cannot hide a
+    /// slow server (coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_from_scheduled_ms: Option<Distribution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_from_scheduled_ms: Option<Distribution>,
     pub throughput: Throughput,
+    pub concurrency: timeseries::Concurrency,
     pub tokens: Tokens,
     /// Failed requests by kind.
     pub errors: BTreeMap<String, u64>,
@@ -187,10 +202,25 @@ impl Summary {
             send_lag_ms: Distribution::from_values(
                 measured.iter().filter_map(|r| r.send_lag_ms()).collect(),
             ),
+            ttft_from_scheduled_ms: Distribution::from_values(
+                ok.iter()
+                    .filter_map(|r| r.ttft_from_scheduled_ms())
+                    .collect(),
+            ),
+            e2e_from_scheduled_ms: Distribution::from_values(
+                ok.iter()
+                    .filter_map(|r| r.e2e_from_scheduled_ms())
+                    .collect(),
+            ),
+            concurrency: match (window_start, window_end) {
+                (Some(a), Some(b)) => timeseries::concurrency(measured.iter().copied(), a, b),
+                _ => timeseries::Concurrency::default(),
+            },
             throughput: Throughput {
                 output_tok_s: per_sec(output as f64),
                 req_s: per_sec(ok.len() as f64),
                 window_s,
+                sent_req_s: send_rate(&measured),
             },
             tokens: Tokens {
                 prompt,
@@ -200,6 +230,59 @@ impl Summary {
             },
             errors,
         }
+    }
+}
+
+/// (n − 1) / (last send − first send) over open-loop records that were sent.
+fn send_rate(measured: &[&RequestRecord]) -> Option<f64> {
+    let sent: Vec<u64> = measured
+        .iter()
+        .filter(|r| r.scheduled_ns.is_some())
+        .filter(|r| r.error.as_ref().map(|e| e.kind) != Some(crate::record::FailureKind::Dropped))
+        .map(|r| r.sent_ns)
+        .collect();
+    let (first, last) = (sent.iter().min()?, sent.iter().max()?);
+    (sent.len() > 1 && last > first)
+        .then(|| (sent.len() - 1) as f64 / ((last - first) as f64 / 1e9))
+}
+
+impl Summary {
+    /// Named figures for targets and comparisons (see `targets::SCALARS` and
+    /// `targets::DISTRIBUTIONS`).
+    pub fn facts(&self) -> BTreeMap<String, f64> {
+        let mut f = BTreeMap::new();
+        f.insert("req_s".into(), self.throughput.req_s);
+        if let Some(r) = self.throughput.sent_req_s {
+            f.insert("sent_req_s".into(), r);
+        }
+        f.insert("tok_s".into(), self.throughput.output_tok_s);
+        f.insert("error_rate".into(), self.error_rate);
+        f.insert("requests".into(), self.requests.total as f64);
+        f.insert("ok".into(), self.requests.ok as f64);
+        f.insert("failed".into(), self.requests.failed as f64);
+        f.insert("peak_concurrency".into(), self.concurrency.peak as f64);
+        f.insert("avg_concurrency".into(), self.concurrency.avg);
+        let dists = [
+            ("ttft", &self.ttft_ms),
+            ("itl", &self.itl_ms),
+            ("tpot", &self.tpot_ms),
+            ("e2e", &self.e2e_ms),
+            ("output_tok_s", &self.output_tok_s),
+            ("decode_tok_s", &self.decode_tok_s),
+            ("send_lag", &self.send_lag_ms),
+            ("ttft_from_scheduled", &self.ttft_from_scheduled_ms),
+            ("e2e_from_scheduled", &self.e2e_from_scheduled_ms),
+        ];
+        for (name, d) in dists {
+            if let Some(d) = d {
+                for stat in [
+                    "count", "mean", "stddev", "min", "p50", "p90", "p95", "p99", "max",
+                ] {
+                    f.insert(format!("{name}.{stat}"), d.stat(stat).unwrap_or(f64::NAN));
+                }
+            }
+        }
+        f
     }
 }
 

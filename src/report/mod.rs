@@ -2,6 +2,7 @@
 //! bytes (console text, JSON). Writers compute nothing: every figure comes from the summary.
 
 pub mod console;
+pub mod progress;
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +10,10 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::targets::TargetOutcome;
+use crate::metrics::timeseries::Second;
 use crate::metrics::Summary;
+use crate::monitor::MonitorReport;
 use crate::record::RequestRecord;
 use crate::target::TargetInfo;
 
@@ -45,7 +49,39 @@ pub struct BenchResult {
     pub config: serde_json::Value,
     pub target: TargetInfo,
     pub summary: Summary,
+    /// Target checks (`--target`), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetOutcome>,
+    /// Sweep levels, suite tiers or stress levels, each with its own summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Level>,
+    /// Per-second series computed from the records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeseries: Vec<Second>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorReport>,
     pub requests: Vec<RequestRecord>,
+}
+
+impl BenchResult {
+    /// True when every target passed (or none was given).
+    pub fn targets_passed(&self) -> bool {
+        self.targets.iter().all(|t| t.passed)
+    }
+}
+
+/// One level of a sweep or stress ramp, or one tier of a suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Level {
+    pub name: String,
+    /// The level's settings (concurrency, rate, tier model...).
+    pub params: serde_json::Value,
+    pub summary: Summary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+    /// Why the level could not run, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Output formats known by extension.

@@ -1,74 +1,81 @@
-//! WHEN to send. The closed loop: N workers, each sends its next request when its last one
-//! ends, until the planned count is reached or the run is stopped. Records flow to the caller as
-//! they complete (for progress and incremental output) and are returned in plan order.
+//! WHEN to send. Two drivers over the same client: the closed loop (N workers, each sends its
+//! next request when its last one ends) and the open loop (arrivals at absolute offsets from
+//! the run's start, at a target rate, optionally capped in concurrency).
+//!
+//! Both return every record in plan order and show each one to a callback as it completes
+//! (progress, incremental output). Neither computes statistics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+mod closed;
+mod open;
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Client;
-use crate::record::{Clock, RequestRecord};
+pub use closed::{closed_loop, ClosedLoop};
+pub use open::{arrival_offsets, open_loop, Arrival, OpenLoop, Warmup};
 
-/// One phase of a closed-loop run: requests `first_id .. first_id + count`.
-pub struct ClosedLoop {
-    pub first_id: u64,
-    pub count: u64,
-    pub concurrency: usize,
-    pub warmup: bool,
+use crate::record::RequestRecord;
+
+/// How a run is stopped early: first scheduling stops, then (after a grace period) the requests
+/// still in flight are cut and recorded as `cancelled`.
+#[derive(Clone, Default)]
+pub struct Stop {
+    pub scheduling: CancellationToken,
+    pub in_flight: CancellationToken,
 }
 
-/// Run the phase. `body(id)` renders request `id`; `on_record` sees each record as it completes.
-pub async fn closed_loop<B, F>(
-    phase: ClosedLoop,
-    client: &Client,
-    clock: Clock,
-    cancel: &CancellationToken,
-    body: B,
-    mut on_record: F,
-) -> Vec<RequestRecord>
-where
-    B: Fn(u64) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord),
-{
-    let next = Arc::new(AtomicU64::new(0));
-    let body = Arc::new(body);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let workers = phase.concurrency.clamp(1, phase.count.max(1) as usize);
-    for _ in 0..workers {
-        let client = client.clone();
-        let next = next.clone();
-        let body = body.clone();
-        let tx = tx.clone();
-        let cancel = cancel.clone();
-        let (first, count, warmup) = (phase.first_id, phase.count, phase.warmup);
-        tokio::spawn(async move {
-            loop {
-                if cancel.is_cancelled() {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                let id = first + i;
-                let b = body(id);
-                let mut rec = client.send(id, b, &clock, &cancel).await;
-                rec.warmup = warmup;
-                if tx.send(rec).is_err() {
-                    break;
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.scheduling.is_cancelled()
+    }
+}
+
+/// Counters shared by the drivers and the live progress view.
+#[derive(Default)]
+pub struct Live {
+    pub sent: AtomicU64,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    pub output_tokens: AtomicU64,
+    pub in_flight: AtomicI64,
+    pub peak_in_flight: AtomicI64,
+    /// E2E and TTFT (ms) of measured requests completed since the progress view last looked.
+    recent: Mutex<(Vec<f64>, Vec<f64>)>,
+}
+
+impl Live {
+    pub fn on_send(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn on_done(&self, rec: &RequestRecord) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if rec.is_ok() {
+            self.completed.fetch_add(1, Ordering::Relaxed);
+            self.output_tokens
+                .fetch_add(rec.output_tokens.unwrap_or(0), Ordering::Relaxed);
+            if !rec.warmup {
+                let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                r.0.push(rec.e2e_ms());
+                if let Some(t) = rec.ttft_ms() {
+                    r.1.push(t);
                 }
             }
-        });
+        } else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
     }
-    drop(tx);
-    let mut records = Vec::with_capacity(phase.count as usize);
-    while let Some(rec) = rx.recv().await {
-        on_record(&rec);
-        records.push(rec);
+
+    /// Take the latencies recorded since the last call: (E2E ms, TTFT ms).
+    pub fn take_recent(&self) -> (Vec<f64>, Vec<f64>) {
+        std::mem::take(&mut *self.recent.lock().unwrap_or_else(|e| e.into_inner()))
     }
-    records.sort_by_key(|r| r.id);
-    records
 }

@@ -36,3 +36,25 @@ pub fn run_args(url: &str, extra: &[&str]) -> RunArgs {
         _ => unreachable!(),
     }
 }
+
+pub fn parse(argv: &[&str]) -> Command {
+    Cli::try_parse_from(argv).expect("valid arguments").command
+}
+
+pub fn throughput_args(url: &str, extra: &[&str]) -> llmbench::cli::ThroughputArgs {
+    let mut argv = vec!["llmbench", "throughput", "--quiet", "--url", url];
+    argv.extend_from_slice(extra);
+    match parse(&argv) {
+        Command::Throughput(a) => a,
+        _ => unreachable!(),
+    }
+}
+
+pub fn sweep_args(url: &str, extra: &[&str]) -> llmbench::cli::SweepArgs {
+    let mut argv = vec!["llmbench", "sweep", "--quiet", "--url", url];
+    argv.extend_from_slice(extra);
+    match parse(&argv) {
+        Command::Sweep(a) => a,
+        _ => unreachable!(),
+    }
+}

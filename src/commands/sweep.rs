@@ -1,0 +1,125 @@
+//! `llmbench sweep`: closed-loop runs at each `--concurrency` level; per level the per-request
+//! and aggregate tok/s, TTFT and E2E, and the speedup of aggregate throughput over the first
+//! level: what continuous batching buys (the seed's single vs batched comparison).
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use serde_json::json;
+
+use crate::cli::SweepArgs;
+use crate::metrics::Summary;
+use crate::report::progress::{Progress, Span};
+use crate::report::{console, BenchResult, Level};
+use crate::scheduler::{closed_loop, ClosedLoop};
+
+use super::session::{conclude, validate_output, Session};
+
+pub async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let result = execute(&args).await?;
+    conclude(&result, console::sweep_table(&result), &args.out)
+}
+
+fn runs_for(args: &SweepArgs, c: usize) -> u64 {
+    args.runs.unwrap_or((4 * c as u64).max(8))
+}
+
+pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
+    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
+        bail!("--concurrency takes levels >= 1, comma separated (e.g. 1,2,4,8)");
+    }
+    if args.runs == Some(0) || args.max_tokens == 0 {
+        bail!("--runs and --max-tokens must be at least 1");
+    }
+    let requirements = validate_output(&args.out)?;
+    let quiet = args.out.quiet;
+    let stream = !args.no_stream;
+    let top = *args.concurrency.iter().max().unwrap_or(&1);
+    let s = Session::open(&args.target, &args.monitor, stream, top, quiet).await?;
+    let workload = s.workload(
+        &args.request,
+        args.max_tokens,
+        stream,
+        !args.target.no_include_usage,
+    );
+    let total: u64 = args
+        .concurrency
+        .iter()
+        .map(|&c| runs_for(args, c) + args.warmup.unwrap_or(c as u64))
+        .sum();
+    if !quiet {
+        eprintln!(
+            "llmbench sweep: concurrency {:?}, max_tokens {}, {total} requests in all",
+            args.concurrency, args.max_tokens
+        );
+    }
+    let progress = Progress::start(
+        quiet,
+        Span::Requests(total),
+        None,
+        s.live.clone(),
+        Some(s.samples()),
+    );
+    let mut records = Vec::new();
+    let mut levels = Vec::new();
+    let mut next_id = 0u64;
+    for (li, &c) in args.concurrency.iter().enumerate() {
+        if s.stop.is_stopping() {
+            break;
+        }
+        let runs = runs_for(args, c);
+        let warm = args.warmup.unwrap_or(c as u64);
+        let mut level_records = Vec::new();
+        for (count, warmup) in [(warm, true), (runs, false)] {
+            if count == 0 {
+                continue;
+            }
+            let w = workload.clone();
+            let phase = ClosedLoop {
+                first_id: next_id,
+                count,
+                concurrency: c,
+                warmup,
+            };
+            next_id += count;
+            let recs = closed_loop(
+                phase,
+                &s.target.client,
+                s.clock,
+                &s.stop,
+                &s.live,
+                move |i| w.body(i),
+                |_| {},
+            )
+            .await;
+            level_records.extend(recs);
+        }
+        for r in &mut level_records {
+            r.level = Some(li as u32);
+        }
+        levels.push(Level {
+            name: format!("concurrency {c}"),
+            params: json!({"concurrency": c, "runs": runs, "warmup": warm}),
+            summary: Summary::from_records(&level_records),
+            target: None,
+            error: None,
+        });
+        records.extend(level_records);
+    }
+    progress.finish().await;
+    let config = json!({
+        "concurrency": args.concurrency,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "max_tokens": args.max_tokens,
+        "stream": stream,
+        "prompt": args.request.prompt,
+        "temperature": args.request.temperature,
+        "ignore_eos": args.request.ignore_eos,
+        "warm_cache": args.request.warm_cache,
+        "prompt_prefix_nonce": workload.nonce,
+        "api": args.target.api,
+    });
+    Ok(s.finish("sweep", config, records, &requirements, levels)
+        .await)
+}

@@ -1,0 +1,163 @@
+//! The live progress view on stderr. On a TTY: a progress bar whose message (achieved vs target
+//! req/s, tok/s, concurrency, latency percentiles, errors, CPU and memory) refreshes every two
+//! seconds. Elsewhere (CI, pipes): the same figures as a plain line every 5 s. `--quiet`: nothing.
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::percentile;
+use crate::monitor::Sample;
+use crate::scheduler::Live;
+
+pub enum Span {
+    /// The run lasts this long (open loop).
+    Duration(Duration),
+    /// The run sends this many requests.
+    Requests(u64),
+}
+
+pub struct Progress {
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    pub fn start(
+        quiet: bool,
+        span: Span,
+        target_rate: Option<f64>,
+        live: Arc<Live>,
+        samples: Option<Arc<Mutex<Vec<Sample>>>>,
+    ) -> Progress {
+        let stop = CancellationToken::new();
+        if quiet {
+            return Progress { stop, task: None };
+        }
+        let tty = std::io::stderr().is_terminal();
+        let s = stop.clone();
+        let task = tokio::spawn(async move {
+            let (len, style) = match span {
+                Span::Duration(d) => (
+                    d.as_secs().max(1),
+                    "{bar:30} {percent:>3}% ({elapsed_precise} / {duration_precise})\n{msg}",
+                ),
+                Span::Requests(n) => (
+                    n.max(1),
+                    "{bar:30} {pos}/{len} requests ({elapsed_precise})\n{msg}",
+                ),
+            };
+            let bar = if tty {
+                let b =
+                    ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(4));
+                if let Ok(st) = ProgressStyle::with_template(style) {
+                    b.set_style(st.progress_chars("█▓░"));
+                }
+                Some(b)
+            } else {
+                None
+            };
+            let started = Instant::now();
+            let every = if tty {
+                Duration::from_secs(2)
+            } else {
+                Duration::from_secs(5)
+            };
+            let mut last = (Instant::now(), 0u64, 0u64);
+            let mut conc_sum = 0.0;
+            let mut conc_n = 0u64;
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut next_report = Instant::now() + every;
+            loop {
+                tokio::select! {
+                    _ = s.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                conc_sum += live.in_flight.load(Ordering::Relaxed).max(0) as f64;
+                conc_n += 1;
+                if let Some(b) = &bar {
+                    match span {
+                        Span::Duration(_) => b.set_position(started.elapsed().as_secs()),
+                        Span::Requests(_) => b.set_position(
+                            live.completed.load(Ordering::Relaxed)
+                                + live.failed.load(Ordering::Relaxed),
+                        ),
+                    }
+                }
+                if Instant::now() < next_report {
+                    continue;
+                }
+                next_report += every;
+                let done = live.completed.load(Ordering::Relaxed);
+                let tokens = live.output_tokens.load(Ordering::Relaxed);
+                let dt = last.0.elapsed().as_secs_f64().max(1e-9);
+                let req_s = (done - last.1) as f64 / dt;
+                let tok_s = (tokens - last.2) as f64 / dt;
+                last = (Instant::now(), done, tokens);
+                let failed = live.failed.load(Ordering::Relaxed);
+                let (mut e2e, _) = live.take_recent();
+                e2e.sort_by(f64::total_cmp);
+                let lat = if e2e.is_empty() {
+                    "latency -".to_string()
+                } else {
+                    format!(
+                        "latency p50/p95/p99 {:.0}/{:.0}/{:.0} ms",
+                        percentile(&e2e, 50.0),
+                        percentile(&e2e, 95.0),
+                        percentile(&e2e, 99.0)
+                    )
+                };
+                let rate = match target_rate {
+                    Some(t) => format!("req/s {req_s:.1} / {t:.1} target"),
+                    None => format!("req/s {req_s:.1}"),
+                };
+                let total = done + failed;
+                let err_pct = if total > 0 {
+                    failed as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let mut msg = format!(
+                    "{rate} | tok/s {tok_s:.1} | concurrency {} (peak {}, avg {:.1}) | {lat} | errors {err_pct:.1}% ({failed}/{total})",
+                    live.in_flight.load(Ordering::Relaxed).max(0),
+                    live.peak_in_flight.load(Ordering::Relaxed),
+                    conc_sum / conc_n.max(1) as f64,
+                );
+                if let Some(last) = samples
+                    .as_ref()
+                    .and_then(|s| s.lock().ok().and_then(|v| v.last().cloned()))
+                {
+                    msg.push_str(&format!(
+                        " | client CPU {:.0}% {:.0} MB",
+                        last.client_cpu_pct, last.client_rss_mb
+                    ));
+                    if let (Some(c), Some(m)) = (last.server_cpu_pct, last.server_rss_mb) {
+                        msg.push_str(&format!(" | server CPU {c:.0}% {m:.0} MB"));
+                    }
+                }
+                match &bar {
+                    Some(b) => b.set_message(msg),
+                    None => eprintln!("[{:>6.1}s] {msg}", started.elapsed().as_secs_f64()),
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        Progress {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    pub async fn finish(mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The closed loop: N workers, each sends its next request when its last one ends.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{Live, Stop};
+use crate::client::Client;
+use crate::record::{Clock, RequestRecord};
+
+/// One phase of a closed-loop run: requests `first_id .. first_id + count`.
+pub struct ClosedLoop {
+    pub first_id: u64,
+    pub count: u64,
+    pub concurrency: usize,
+    pub warmup: bool,
+}
+
+/// Run the phase. `body(id)` renders request `id`; `on_record` sees each record as it completes.
+pub async fn closed_loop<B, F>(
+    phase: ClosedLoop,
+    client: &Client,
+    clock: Clock,
+    stop: &Stop,
+    live: &Arc<Live>,
+    body: B,
+    mut on_record: F,
+) -> Vec<RequestRecord>
+where
+    B: Fn(u64) -> Bytes + Send + Sync + 'static,
+    F: FnMut(&RequestRecord),
+{
+    let next = Arc::new(AtomicU64::new(0));
+    let body = Arc::new(body);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let workers = phase.concurrency.clamp(1, phase.count.max(1) as usize);
+    for _ in 0..workers {
+        let client = client.clone();
+        let next = next.clone();
+        let body = body.clone();
+        let tx = tx.clone();
+        let stop = stop.clone();
+        let live = live.clone();
+        let (first, count, warmup) = (phase.first_id, phase.count, phase.warmup);
+        tokio::spawn(async move {
+            loop {
+                if stop.is_stopping() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let id = first + i;
+                let b = body(id);
+                live.on_send();
+                let mut rec = client.send(id, b, &clock, &stop.in_flight).await;
+                rec.warmup = warmup;
+                live.on_done(&rec);
+                if tx.send(rec).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut records = Vec::with_capacity(phase.count as usize);
+    while let Some(rec) = rx.recv().await {
+        on_record(&rec);
+        records.push(rec);
+    }
+    records.sort_by_key(|r| r.id);
+    records
+}

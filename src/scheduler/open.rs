@@ -1,0 +1,332 @@
+//! The open loop: arrivals at absolute offsets from the run's start (`t0 + offset_i`, never
+//! "sleep 1/rate", so no drift accumulates), at a target rate, constant or random but seeded.
+//!
+//! A dedicated OS thread keeps the schedule: it sleeps with the OS timer (tens of microseconds of
+//! error, where the async timer has a 1 ms grain) and hands each arrival to the runtime. With
+//! `max_concurrency`, an arrival waits for a slot (FIFO) and its record keeps `scheduled` and
+//! `sent` apart; an arrival still waiting when the run is stopped is recorded as `dropped`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp, Gamma};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, Semaphore};
+
+use super::{Live, Stop};
+use crate::client::Client;
+use crate::record::{Clock, Failure, FailureKind, RequestRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced: one every 1/rate.
+    Constant,
+    /// Exponential gaps (a Poisson process).
+    Poisson,
+    /// Gamma gaps with shape `--burstiness` (1 = Poisson, < 1 burstier, > 1 smoother).
+    Gamma,
+}
+
+/// What is excluded from the statistics at the start of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Warmup {
+    /// Arrivals scheduled before this offset.
+    Duration(Duration),
+    /// The first N arrivals.
+    Count(u64),
+}
+
+impl Warmup {
+    /// `30s`, `500ms` (a duration) or `100` (a count of requests).
+    pub fn parse(s: &str) -> Result<Warmup, String> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(Warmup::Count(n));
+        }
+        crate::cli::parse_duration(s).map(Warmup::Duration)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenLoop {
+    /// Target arrivals per second.
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub burstiness: f64,
+    pub seed: u64,
+    pub max_concurrency: Option<usize>,
+    /// Measured duration (after the warmup).
+    pub duration: Duration,
+    pub warmup: Warmup,
+    /// Stop scheduling after this many arrivals (warmup included).
+    pub max_requests: Option<u64>,
+}
+
+/// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
+pub fn arrival_offsets(
+    rate: f64,
+    arrival: Arrival,
+    burstiness: f64,
+    seed: u64,
+) -> impl Iterator<Item = f64> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let exp = Exp::new(rate).ok();
+    let gamma = Gamma::new(burstiness.max(1e-6), 1.0 / (rate * burstiness.max(1e-6))).ok();
+    let mut t = 0.0f64;
+    let mut i = 0u64;
+    std::iter::from_fn(move || {
+        let now = match arrival {
+            Arrival::Constant => i as f64 / rate,
+            _ => t,
+        };
+        let gap = match arrival {
+            Arrival::Constant => 0.0,
+            Arrival::Poisson => exp.map_or(1.0 / rate, |e| e.sample(&mut rng)),
+            Arrival::Gamma => gamma.map_or(1.0 / rate, |g| g.sample(&mut rng)),
+        };
+        t += gap;
+        i += 1;
+        Some(now)
+    })
+}
+
+impl OpenLoop {
+    /// The planned arrivals: (offset s, warmup?) up to the horizon.
+    pub fn plan(&self) -> Vec<(f64, bool)> {
+        let mut out = Vec::new();
+        let mut horizon = match self.warmup {
+            Warmup::Duration(w) => w.as_secs_f64() + self.duration.as_secs_f64(),
+            Warmup::Count(_) => f64::INFINITY,
+        };
+        for (i, off) in
+            arrival_offsets(self.rate, self.arrival, self.burstiness, self.seed).enumerate()
+        {
+            let i = i as u64;
+            if self.max_requests.is_some_and(|m| i >= m) {
+                break;
+            }
+            let warm = match self.warmup {
+                Warmup::Duration(w) => off < w.as_secs_f64(),
+                Warmup::Count(k) => {
+                    if i == k {
+                        horizon = off + self.duration.as_secs_f64();
+                    }
+                    i < k
+                }
+            };
+            if off >= horizon {
+                break;
+            }
+            out.push((off, warm));
+        }
+        out
+    }
+}
+
+/// Run the plan. `body(id)` renders request `id` (its index in the plan).
+pub async fn open_loop<B, F>(
+    plan: &OpenLoop,
+    client: &Client,
+    clock: Clock,
+    stop: &Stop,
+    live: &Arc<Live>,
+    body: B,
+    mut on_record: F,
+) -> Vec<RequestRecord>
+where
+    B: Fn(u64) -> Bytes + Send + Sync + 'static,
+    F: FnMut(&RequestRecord),
+{
+    let arrivals = plan.plan();
+    let n = arrivals.len();
+    let body = Arc::new(body);
+    let sem = plan
+        .max_concurrency
+        .map(|c| Arc::new(Semaphore::new(c.max(1))));
+    let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
+    let handle = tokio::runtime::Handle::current();
+    let t0 = clock.instant_at(0).into_std();
+    {
+        let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
+        std::thread::Builder::new()
+            .name("llmbench-arrivals".into())
+            .spawn(move || {
+                for (id, (off, warmup)) in arrivals.into_iter().enumerate() {
+                    let due = t0 + Duration::from_secs_f64(off);
+                    loop {
+                        if stop.is_stopping() {
+                            return;
+                        }
+                        let now = std::time::Instant::now();
+                        if now >= due {
+                            break;
+                        }
+                        // Sleep in slices so that a stop is seen within 50 ms.
+                        std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                    }
+                    let id = id as u64;
+                    let scheduled_ns = (off * 1e9) as u64;
+                    let (client, stop, live, tx, body, sem) = (
+                        client.clone(),
+                        stop.clone(),
+                        live.clone(),
+                        tx.clone(),
+                        body.clone(),
+                        sem.clone(),
+                    );
+                    handle.spawn(async move {
+                        let b = body(id);
+                        let permit = match sem {
+                            Some(s) => tokio::select! {
+                                p = s.acquire_owned() => p.ok(),
+                                _ = stop.scheduling.cancelled() => {
+                                    let _ = tx.send(dropped(id, warmup, scheduled_ns, &clock));
+                                    return;
+                                }
+                            },
+                            None => None,
+                        };
+                        live.on_send();
+                        let mut rec = client.send(id, b, &clock, &stop.in_flight).await;
+                        drop(permit);
+                        rec.scheduled_ns = Some(scheduled_ns);
+                        rec.warmup = warmup;
+                        live.on_done(&rec);
+                        let _ = tx.send(rec);
+                    });
+                }
+            })
+            .expect("spawn the arrival thread");
+    }
+    drop(tx);
+    let mut records = Vec::with_capacity(n);
+    while let Some(rec) = rx.recv().await {
+        on_record(&rec);
+        records.push(rec);
+    }
+    records.sort_by_key(|r| r.id);
+    records
+}
+
+fn dropped(id: u64, warmup: bool, scheduled_ns: u64, clock: &Clock) -> RequestRecord {
+    let now = clock.now_ns();
+    RequestRecord {
+        id,
+        warmup,
+        scheduled_ns: Some(scheduled_ns),
+        sent_ns: now,
+        done_ns: now,
+        error: Some(Failure {
+            kind: FailureKind::Dropped,
+            http_status: None,
+            detail: "never sent: the run stopped while it waited for a concurrency slot".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_arrivals_are_evenly_spaced() {
+        let v: Vec<f64> = arrival_offsets(4.0, Arrival::Constant, 1.0, 0)
+            .take(5)
+            .collect();
+        assert_eq!(v, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+    }
+
+    #[test]
+    fn poisson_gaps_pass_a_goodness_of_fit_test() {
+        // Kolmogorov–Smirnov of 5,000 gaps against Exp(rate): D < 1.36/sqrt(n) at the 5% level.
+        let rate = 50.0;
+        let t: Vec<f64> = arrival_offsets(rate, Arrival::Poisson, 1.0, 42)
+            .take(5001)
+            .collect();
+        let mut gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        let n = gaps.len() as f64;
+        let d = gaps
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let cdf = 1.0 - (-rate * g).exp();
+                (cdf - i as f64 / n)
+                    .abs()
+                    .max(((i + 1) as f64 / n - cdf).abs())
+            })
+            .fold(0.0, f64::max);
+        assert!(d < 1.36 / n.sqrt(), "KS D = {d}");
+        let mean = gaps.iter().sum::<f64>() / n;
+        assert!((mean * rate - 1.0).abs() < 0.05, "mean gap {mean}");
+    }
+
+    #[test]
+    fn gamma_burstiness_changes_dispersion_not_rate() {
+        let cv = |b: f64| {
+            let t: Vec<f64> = arrival_offsets(100.0, Arrival::Gamma, b, 7)
+                .take(20001)
+                .collect();
+            let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+            let n = gaps.len() as f64;
+            let mean = gaps.iter().sum::<f64>() / n;
+            let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / n;
+            (mean, var.sqrt() / mean)
+        };
+        let (m_bursty, cv_bursty) = cv(0.25);
+        let (m_smooth, cv_smooth) = cv(4.0);
+        assert!((m_bursty * 100.0 - 1.0).abs() < 0.05 && (m_smooth * 100.0 - 1.0).abs() < 0.05);
+        // CV of gamma gaps = 1/sqrt(shape): 2.0 and 0.5.
+        assert!((cv_bursty - 2.0).abs() < 0.15, "{cv_bursty}");
+        assert!((cv_smooth - 0.5).abs() < 0.05, "{cv_smooth}");
+    }
+
+    #[test]
+    fn same_seed_same_plan() {
+        let a: Vec<f64> = arrival_offsets(10.0, Arrival::Poisson, 1.0, 1)
+            .take(100)
+            .collect();
+        let b: Vec<f64> = arrival_offsets(10.0, Arrival::Poisson, 1.0, 1)
+            .take(100)
+            .collect();
+        let c: Vec<f64> = arrival_offsets(10.0, Arrival::Poisson, 1.0, 2)
+            .take(100)
+            .collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn plan_marks_warmup_by_duration_or_count() {
+        let mut p = OpenLoop {
+            rate: 10.0,
+            arrival: Arrival::Constant,
+            burstiness: 1.0,
+            seed: 0,
+            max_concurrency: None,
+            duration: Duration::from_secs(2),
+            warmup: Warmup::Duration(Duration::from_secs(1)),
+            max_requests: None,
+        };
+        let plan = p.plan();
+        assert_eq!(plan.len(), 30);
+        assert_eq!(plan.iter().filter(|(_, w)| *w).count(), 10);
+        p.warmup = Warmup::Count(5);
+        let plan = p.plan();
+        assert_eq!(plan.iter().filter(|(_, w)| *w).count(), 5);
+        assert_eq!(plan.len(), 25);
+        p.max_requests = Some(7);
+        assert_eq!(p.plan().len(), 7);
+        assert_eq!(
+            Warmup::parse("30s").unwrap(),
+            Warmup::Duration(Duration::from_secs(30))
+        );
+        assert_eq!(Warmup::parse("12").unwrap(), Warmup::Count(12));
+    }
+}
