@@ -11,15 +11,15 @@
 //!   cargo bench --bench client_cpu
 //!   STREAMS=200 valgrind --tool=callgrind target/release/deps/client_cpu-*   (instruction counts)
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use llmbench::client::{build_headers, Client, Endpoint};
 use llmbench::protocol::Api;
 use llmbench::record::Clock;
-use llmbench::scheduler::{closed_loop, ClosedLoop};
+use llmbench::scheduler::{closed_loop, ClosedLoop, Live, Stop};
 use llmbench::workload::{render_body, BodyOptions};
-use tokio_util::sync::CancellationToken;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -119,7 +119,8 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
                         },
                         &client,
                         Clock::start(),
-                        &CancellationToken::new(),
+                        &Stop::new(),
+                        &Arc::new(Live::default()),
                         move |_| b.clone(),
                         |_| {},
                     )

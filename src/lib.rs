@@ -16,3 +16,19 @@ pub mod scheduler;
 pub mod sim;
 pub mod target;
 pub mod workload;
+
+/// Raise the soft limit on open files to the hard limit: thousands of concurrent streams need
+/// thousands of sockets, and many systems start processes with a soft limit of 1024.
+pub fn raise_fd_limit() {
+    #[cfg(unix)]
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

@@ -236,9 +236,7 @@ pub async fn start(
     crash: CrashMode,
 ) -> anyhow::Result<SimHandle> {
     cfg.validate()?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     let cfg = Arc::new(cfg);
     let stats = Arc::new(SimStats::default());
@@ -265,6 +263,19 @@ pub async fn start(
         shutdown,
         task,
     })
+}
+
+/// A listener with a deep accept backlog, so that thousands of clients connecting at once are
+/// not refused or delayed by SYN retries.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(8192)
 }
 
 async fn accept_loop(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) {
