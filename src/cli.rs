@@ -36,6 +36,14 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Benchmark model tiers (small, medium, large) in one go.
     Suite(SuiteArgs),
+    /// Raise the request rate step by step until the server breaks; name the failure mode.
+    Stress(StressArgs),
+    /// Time to first token, with confidence intervals; A/B between two servers or configs.
+    Ttft(TtftArgs),
+    /// Compare two result files: deltas, confidence intervals, significance.
+    Compare(CompareArgs),
+    /// Check a result against a saved baseline; exit 1 on a regression (for CI).
+    Check(CheckArgs),
     /// Serve the simulated LLM server until stopped.
     Sim(SimArgs),
 }
@@ -276,7 +284,7 @@ pub struct SimArgs {
     /// Added step time per running sequence, ms.
     #[arg(long)]
     pub decode_per_seq_ms: Option<f64>,
-    /// A request waiting longer than this for a slot gets HTTP 503 (e.g. 30s).
+    /// A request waiting longer than this for a slot gets HTTP 504 (e.g. 30s).
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<std::time::Duration>,
     /// Per-token probability of stopping early (unless the request sets ignore_eos).
@@ -308,6 +316,151 @@ pub struct SimArgs {
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StressArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Rate of the first level, requests per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub start_rate: f64,
+    /// Rate added at each level.
+    #[arg(long, default_value_t = 20.0)]
+    pub step: f64,
+    /// Duration of each level.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub step_duration: std::time::Duration,
+    /// Highest rate tried; reaching it unbroken is failure mode `none`.
+    #[arg(long, default_value_t = 300.0)]
+    pub max_rate: f64,
+    /// At most this many requests in flight.
+    #[arg(long, default_value_t = 150)]
+    pub max_concurrency: usize,
+    /// A level whose error rate exceeds this breaks the server (10% or 0.1).
+    #[arg(long, default_value = "10%", value_parser = parse_fraction)]
+    pub failure_threshold: f64,
+    /// Stop the ramp after this long in all.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub max_duration: std::time::Duration,
+    #[arg(long, default_value_t = 50)]
+    pub max_tokens: u32,
+    /// Arrival process within each level.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub arrival: crate::scheduler::Arrival,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The server's memory limit (a container's), for `oom`: RSS above 90% of it. Default:
+    /// the machine's memory.
+    #[arg(long)]
+    pub memory_limit_mb: Option<f64>,
+    /// The server's CPU limit in cores, for `resource_exhaustion`: CPU above 95% of it.
+    /// Default: this machine's cores.
+    #[arg(long)]
+    pub cpu_limit_cores: Option<f64>,
+    /// Do not stream.
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TtftArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Measured requests (per arm in an A/B).
+    #[arg(long, default_value_t = 1000)]
+    pub samples: u64,
+    /// 20 samples, for a quick check.
+    #[arg(long)]
+    pub quick: bool,
+    /// Warmup requests (per arm).
+    #[arg(long, default_value_t = 10)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 50)]
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    /// Repeat prompts exactly (a warm prefix cache). Default: a unique prefix per request.
+    #[arg(long)]
+    pub warm_cache: bool,
+    /// A stretch goal, shown beside the targets, e.g. 'p95<=400ms' (repeatable; never fails
+    /// the exit code).
+    #[arg(long = "stretch", value_name = "EXPR")]
+    pub stretch: Vec<String>,
+    /// The treatment server: interleave requests baseline, treatment, baseline, ...
+    #[arg(long, value_name = "URL")]
+    pub compare_url: Option<String>,
+    /// Shell command run before the baseline phase (e.g. turning a feature flag off).
+    #[arg(long, value_name = "CMD", requires = "treatment_cmd")]
+    pub baseline_cmd: Option<String>,
+    /// Shell command run before the treatment phase.
+    #[arg(long, value_name = "CMD", requires = "baseline_cmd")]
+    pub treatment_cmd: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// Baseline result (.json).
+    pub baseline: PathBuf,
+    /// Treatment result (.json).
+    pub treatment: PathBuf,
+    /// Required change 'METRIC:CHANGE', e.g. 'ttft.p95:-10%' (at least 10% lower) or
+    /// 'tok_s:+5%' (repeatable). Any unmet: exit 1.
+    #[arg(long = "require", value_name = "METRIC:CHANGE")]
+    pub require: Vec<String>,
+    /// Write the comparison to FILE (.json).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The saved baseline result (.json).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The current result (.json).
+    pub current: PathBuf,
+    /// Allowed change in the worse direction (10% or 0.1).
+    #[arg(long, default_value = "10%", value_parser = parse_fraction)]
+    pub tolerance: f64,
+    /// TOML file of per-metric tolerances: `tolerance = "10%"` and `[metrics]` `"ttft.p95" = "5%"`.
+    #[arg(long, value_name = "FILE")]
+    pub tolerances: Option<PathBuf>,
+    /// Metrics to check (repeatable; default: TTFT, ITL, TPOT, E2E percentiles, tok/s, req/s,
+    /// error rate, as both files hold them).
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+    /// Replace the baseline with the current result after printing the comparison (exit 0).
+    #[arg(long)]
+    pub update_baseline: bool,
+    /// Write the check to FILE (.json).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `10%` or `0.1`.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a fraction (examples: 10%, 0.1)"))?;
+    if !(0.0..=10.0).contains(&v) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(v)
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.

@@ -107,7 +107,7 @@ async fn waiting_past_request_timeout_is_an_error() {
     .await;
     let timed_out = measured(&r)
         .into_iter()
-        .filter(|r| r.error.as_ref().and_then(|e| e.http_status) == Some(503))
+        .filter(|r| r.error.as_ref().and_then(|e| e.http_status) == Some(504))
         .count();
     assert_eq!(timed_out, 2, "{:?}", r.summary.errors);
     assert_eq!(r.summary.requests.ok, 1);

@@ -1,11 +1,15 @@
 //! One file per subcommand: glue only (arguments → plan → engine → report → exit code).
 
+pub mod check;
+pub mod compare;
 pub mod run;
 pub mod session;
 pub mod sim;
+pub mod stress;
 pub mod suite;
 pub mod sweep;
 pub mod throughput;
+pub mod ttft;
 
 use std::process::ExitCode;
 
@@ -17,6 +21,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Throughput(a) => throughput::throughput(a).await,
         Command::Sweep(a) => sweep::sweep(a).await,
         Command::Suite(a) => suite::suite(a).await,
+        Command::Stress(a) => stress::stress(a).await,
+        Command::Ttft(a) => ttft::ttft(a).await,
+        Command::Compare(a) => compare::compare(a).await,
+        Command::Check(a) => check::check(a).await,
         Command::Sim(a) => sim::sim(a).await,
     }
 }

@@ -140,6 +140,8 @@ impl Session {
             levels,
             timeseries,
             monitor: Some(monitor),
+            stress: None,
+            comparison: None,
             requests: records,
         };
         self.target.shutdown().await;

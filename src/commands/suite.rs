@@ -233,6 +233,8 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
         levels,
         timeseries: Vec::new(),
         monitor: None,
+        stress: None,
+        comparison: None,
         requests: records,
     })
 }

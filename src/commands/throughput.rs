@@ -51,6 +51,8 @@ pub fn plan(args: &ThroughputArgs) -> anyhow::Result<OpenLoop> {
         duration: args.duration,
         warmup,
         max_requests: args.max_requests,
+        start_s: 0.0,
+        first_id: 0,
     })
 }
 

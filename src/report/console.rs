@@ -371,3 +371,295 @@ pub fn suite_summary(result: &BenchResult) -> String {
     }
     out
 }
+
+/// `stress`: the seed's level table and breaking point.
+pub fn stress_summary(result: &BenchResult) -> String {
+    let mut out = String::new();
+    let Some(r) = &result.stress else {
+        return out;
+    };
+    let _ = writeln!(out, "\n=== Stress Test Results ===\n");
+    let _ = writeln!(
+        out,
+        "  Model: {} ({})",
+        result.target.model, result.target.url
+    );
+    let _ = writeln!(out, "  Levels tested: {}\n", r.levels.len());
+    let _ = writeln!(
+        out,
+        "  {:>5} {:>8} {:>9} {:>9} {:>7} {:>9} {:>9} {:>6} {:>7} {:>9}  status",
+        "level",
+        "req/s",
+        "achieved",
+        "requests",
+        "errors",
+        "p95 ms",
+        "p99 ms",
+        "peak",
+        "CPU",
+        "memory"
+    );
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
+    for l in &r.levels {
+        let _ = writeln!(
+            out,
+            "  {:>5} {:>8.1} {:>9} {:>9} {:>6.1}% {:>9} {:>9} {:>6} {:>7} {:>9}  {}",
+            l.level,
+            l.target_rate,
+            opt(l.achieved_rate, &|v| format!("{v:.1}")),
+            l.requests,
+            l.error_rate * 100.0,
+            opt(l.p95_ms, &|v| format!("{v:.0}")),
+            opt(l.p99_ms, &|v| format!("{v:.0}")),
+            l.peak_concurrency,
+            opt(l.server_cpu_pct, &|v| format!("{v:.1}%")),
+            opt(l.server_rss_mb, &|v| format!("{v:.0}MB")),
+            match l.status {
+                crate::commands::stress::Status::Ok => "OK",
+                crate::commands::stress::Status::Err => "ERR",
+                crate::commands::stress::Status::Degraded => "DEGR",
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  (p95/p99: end-to-end latency from the scheduled send time)"
+    );
+    let _ = writeln!(out, "\n=== Breaking Point ===\n");
+    let rate = |v: Option<f64>| {
+        v.map(|v| format!("{v:.1} req/s"))
+            .unwrap_or_else(|| "none".into())
+    };
+    let _ = writeln!(
+        out,
+        "  Maximum sustainable throughput: {}",
+        rate(r.max_sustainable_rate)
+    );
+    match r.breaking_level {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "  Breaking point: {} (level {l})",
+                rate(r.breaking_rate)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  Breaking point: not reached (ended by {})",
+                r.ended_by
+            );
+        }
+    }
+    let mode = serde_json::to_value(r.failure_mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  Failure mode: {mode}");
+    if let Some(e) = r.error_rate_at_break {
+        let _ = writeln!(out, "  Error rate at break: {:.1}%", e * 100.0);
+    }
+    let _ = writeln!(
+        out,
+        "  Safe production target (80% of max): {}",
+        rate(r.safe_target_rate)
+    );
+    out.push_str(&errors_block(&result.summary, result));
+    out
+}
+
+/// `ttft`: the seed's results table, improvement summary (A/B) and intervals.
+pub fn ttft_summary(result: &BenchResult) -> String {
+    let mut out = String::from("\n=== Benchmark Results ===\n\n");
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "Phase", "Mean", "Median", "P95", "P99", "Min", "Max", "StdDev", "Errors"
+    );
+    let row = |name: &str, s: &Summary| -> String {
+        match &s.ttft_ms {
+            Some(d) => format!(
+                "  {:<12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}\n",
+                name, d.mean, d.p50, d.p95, d.p99, d.min, d.max, d.stddev, s.requests.failed
+            ),
+            None => format!(
+                "  {name:<12} (no TTFT measured) errors {}\n",
+                s.requests.failed
+            ),
+        }
+    };
+    let arms: Vec<(&str, &Summary)> = if result.levels.len() == 2 {
+        vec![
+            ("Baseline", &result.levels[0].summary),
+            ("Treatment", &result.levels[1].summary),
+        ]
+    } else {
+        vec![("TTFT (ms)", &result.summary)]
+    };
+    for (name, s) in &arms {
+        out.push_str(&row(name, s));
+    }
+    // Intervals of the judged arm (treatment in an A/B).
+    let values: Vec<f64> = result
+        .requests
+        .iter()
+        .filter(|r| !r.warmup && r.is_ok() && (result.levels.len() != 2 || r.level == Some(1)))
+        .filter_map(|r| r.ttft_ms())
+        .collect();
+    if values.len() >= 2 {
+        let _ = writeln!(
+            out,
+            "\n  95% confidence intervals ({}):",
+            arms.last().map_or("", |a| a.0)
+        );
+        for (name, stat) in [
+            ("mean", crate::metrics::stats::Stat::Mean),
+            ("p50", crate::metrics::stats::Stat::Percentile(50.0)),
+            ("p95", crate::metrics::stats::Stat::Percentile(95.0)),
+            ("p99", crate::metrics::stats::Stat::Percentile(99.0)),
+        ] {
+            if let Some((lo, hi)) = crate::metrics::stats::bootstrap_ci(&values, stat) {
+                let _ = writeln!(out, "    {name:<5} [{lo:.2}, {hi:.2}] ms");
+            }
+        }
+    }
+    if let Some(c) = &result.comparison {
+        let _ = writeln!(out, "\n=== Improvement Summary ===\n");
+        for stat in ["mean", "p50", "p95", "p99"] {
+            if let Some(r) = c.rows.iter().find(|r| r.metric == format!("ttft.{stat}")) {
+                let reduction = -r.delta;
+                let _ = writeln!(
+                    out,
+                    "  {:<5} TTFT: {:>8.2} ms {} ({:+.1}%), 95% CI of the change [{:+.2}, {:+.2}] ms: {}",
+                    stat,
+                    reduction.abs(),
+                    if reduction >= 0.0 { "reduction" } else { "increase " },
+                    r.delta_pct.unwrap_or(0.0),
+                    r.ci_low.unwrap_or(0.0),
+                    r.ci_high.unwrap_or(0.0),
+                    if r.significant == Some(true) { "significant" } else { "not significant" }
+                );
+            }
+        }
+        if let Some(p) = c
+            .rows
+            .iter()
+            .find(|r| r.metric == "ttft.mean")
+            .and_then(|r| r.mann_whitney_p)
+        {
+            let _ = writeln!(out, "  Mann-Whitney U p-value: {p:.4}");
+        }
+    }
+    out.push_str(&errors_block(&result.summary, result));
+    out
+}
+
+/// `compare`: one row per metric.
+pub fn comparison_table(
+    c: &crate::commands::compare::Comparison,
+    base: &str,
+    treat: &str,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n=== Comparison ===\n  baseline:  {base}\n  treatment: {treat}\n"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<20} {:>11} {:>11} {:>10} {:>8} {:>23} {:>8}  verdict",
+        "metric", "baseline", "treatment", "delta", "delta %", "95% CI of delta", "MW p"
+    );
+    for r in &c.rows {
+        let ci = match (r.ci_low, r.ci_high) {
+            (Some(a), Some(b)) => format!("[{a:+.2}, {b:+.2}]"),
+            _ => "-".into(),
+        };
+        let verdict = match r.significant {
+            Some(true) if r.improved => "better",
+            Some(true) => "worse",
+            Some(false) => "no significant change",
+            None if r.delta == 0.0 => "same",
+            None if r.improved => "better (one value)",
+            None => "worse (one value)",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>11.2} {:>11.2} {:>+10.2} {:>8} {:>23} {:>8}  {verdict}",
+            r.metric,
+            r.baseline,
+            r.treatment,
+            r.delta,
+            r.delta_pct
+                .map(|p| format!("{p:+.1}%"))
+                .unwrap_or_else(|| "-".into()),
+            ci,
+            r.mann_whitney_p
+                .map(|p| format!("{p:.4}"))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    if !c.requirements.is_empty() {
+        let _ = writeln!(out, "\n=== Requirements ===\n");
+        for q in &c.requirements {
+            let _ = writeln!(
+                out,
+                "  {:<24} actual {:>8}   {}",
+                q.text,
+                q.actual_pct
+                    .map(|p| format!("{p:+.1}%"))
+                    .unwrap_or_else(|| "n/a".into()),
+                if q.passed { "PASSED" } else { "FAILED" }
+            );
+        }
+    }
+    out
+}
+
+/// `check`: the seed's regression table.
+pub fn check_table(rows: &[crate::commands::check::CheckRow]) -> String {
+    let mut out = String::from("\n=== Regression Check Results ===\n\n");
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>12} {:>12} {:>11} {:>9} {:>10}  status",
+        "metric", "baseline", "current", "delta", "% change", "tolerance"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>12.3} {:>12.3} {:>+11.3} {:>9} {:>9.0}%  {}",
+            r.metric,
+            r.baseline,
+            r.current,
+            r.delta,
+            r.delta_pct
+                .map(|p| format!("{p:+.1}%"))
+                .unwrap_or_else(|| "-".into()),
+            r.tolerance * 100.0,
+            if r.passed { "PASS" } else { "FAIL" }
+        );
+    }
+    let failed: Vec<&crate::commands::check::CheckRow> =
+        rows.iter().filter(|r| !r.passed).collect();
+    let _ = writeln!(out, "\n=== Overall Result ===\n");
+    if failed.is_empty() {
+        let _ = writeln!(out, "  Status: PASSED - no regressions detected");
+    } else {
+        let _ = writeln!(
+            out,
+            "  Status: FAILED - regressions detected\n\n  Failed metrics:"
+        );
+        for r in failed {
+            let _ = writeln!(
+                out,
+                "    - {}: {} (tolerance {:.0}%)",
+                r.metric,
+                r.delta_pct
+                    .map(|p| format!("{p:+.1}%"))
+                    .unwrap_or_else(|| format!("{:+.4}", r.delta)),
+                r.tolerance * 100.0
+            );
+        }
+    }
+    out
+}

@@ -60,6 +60,12 @@ pub struct BenchResult {
     pub timeseries: Vec<Second>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorReport>,
+    /// The verdict of `stress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<crate::commands::stress::StressReport>,
+    /// The A/B comparison of `ttft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::commands::compare::Comparison>,
     pub requests: Vec<RequestRecord>,
 }
 

@@ -65,6 +65,13 @@ pub struct OpenLoop {
     pub warmup: Warmup,
     /// Stop scheduling after this many arrivals (warmup included).
     pub max_requests: Option<u64>,
+    /// Offset of the first arrival from the run's t0 (a stress level starts where the last
+    /// one ended).
+    #[serde(default)]
+    pub start_s: f64,
+    /// Id of the first request (ids continue across levels).
+    #[serde(default)]
+    pub first_id: u64,
 }
 
 /// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
@@ -150,7 +157,8 @@ where
         .map(|c| Arc::new(Semaphore::new(c.max(1))));
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
     let handle = tokio::runtime::Handle::current();
-    let t0 = clock.instant_at(0).into_std();
+    let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
+    let (start_ns, first_id) = ((plan.start_s * 1e9) as u64, plan.first_id);
     {
         let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
         std::thread::Builder::new()
@@ -169,8 +177,8 @@ where
                         // Sleep in slices so that a stop is seen within 50 ms.
                         std::thread::sleep((due - now).min(Duration::from_millis(50)));
                     }
-                    let id = id as u64;
-                    let scheduled_ns = (off * 1e9) as u64;
+                    let id = first_id + id as u64;
+                    let scheduled_ns = start_ns + (off * 1e9) as u64;
                     let (client, stop, live, tx, body, sem) = (
                         client.clone(),
                         stop.clone(),
@@ -313,6 +321,8 @@ mod tests {
             duration: Duration::from_secs(2),
             warmup: Warmup::Duration(Duration::from_secs(1)),
             max_requests: None,
+            start_s: 0.0,
+            first_id: 0,
         };
         let plan = p.plan();
         assert_eq!(plan.len(), 30);

@@ -83,7 +83,7 @@ pub struct SimConfig {
     pub max_batched_tokens: u64,
     pub decode_base_ms: f64,
     pub decode_per_seq_ms: f64,
-    /// A request waiting longer than this for a slot gets 503 (None: forever).
+    /// A request waiting longer than this for a slot gets 504 (None: forever).
     pub request_timeout_ms: Option<u64>,
     /// Per-token probability of ending early with `stop` (unless the request sets ignore_eos).
     pub eos_prob: f64,

@@ -349,7 +349,7 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
             };
             return error_response(
                 api,
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
                 kind,
                 &format!("request waited {waited_ms} ms for a slot (--request-timeout)"),
             );

@@ -16,6 +16,8 @@ pub enum PromptSize {
     Short,
     Medium,
     Long,
+    /// All 15, short, medium and long in turn.
+    Mixed,
 }
 
 /// 15 prompts, 5 of each size, in our own words.
@@ -68,11 +70,14 @@ pub const PROMPTS_LONG: [&str; 5] = [
      step. Finish with the three questions you would ask the authors before approving it.",
 ];
 
-pub fn prompts(size: PromptSize) -> &'static [&'static str; 5] {
+pub fn prompts(size: PromptSize) -> Vec<&'static str> {
     match size {
-        PromptSize::Short => &PROMPTS_SHORT,
-        PromptSize::Medium => &PROMPTS_MEDIUM,
-        PromptSize::Long => &PROMPTS_LONG,
+        PromptSize::Short => PROMPTS_SHORT.to_vec(),
+        PromptSize::Medium => PROMPTS_MEDIUM.to_vec(),
+        PromptSize::Long => PROMPTS_LONG.to_vec(),
+        PromptSize::Mixed => (0..5)
+            .flat_map(|i| [PROMPTS_SHORT[i], PROMPTS_MEDIUM[i], PROMPTS_LONG[i]])
+            .collect(),
     }
 }
 
@@ -130,7 +135,8 @@ pub struct BuiltinWorkload {
 
 impl BuiltinWorkload {
     pub fn prompt(&self, i: u64) -> String {
-        let base = prompts(self.size)[(i % 5) as usize];
+        let all = prompts(self.size);
+        let base = all[(i % all.len() as u64) as usize];
         match &self.nonce {
             Some(n) => format!("[{n}-{i}] {base}"),
             None => base.to_string(),
@@ -174,8 +180,9 @@ mod tests {
     fn fifteen_distinct_prompts() {
         let mut all: Vec<&str> = [PromptSize::Short, PromptSize::Medium, PromptSize::Long]
             .iter()
-            .flat_map(|s| prompts(*s).iter().copied())
+            .flat_map(|s| prompts(*s))
             .collect();
+        assert_eq!(prompts(PromptSize::Mixed).len(), 15);
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 15);

@@ -58,3 +58,21 @@ pub fn sweep_args(url: &str, extra: &[&str]) -> llmbench::cli::SweepArgs {
         _ => unreachable!(),
     }
 }
+
+pub fn stress_args(url: &str, extra: &[&str]) -> llmbench::cli::StressArgs {
+    let mut argv = vec!["llmbench", "stress", "--quiet", "--url", url];
+    argv.extend_from_slice(extra);
+    match parse(&argv) {
+        Command::Stress(a) => a,
+        _ => unreachable!(),
+    }
+}
+
+pub fn ttft_args(url: &str, extra: &[&str]) -> llmbench::cli::TtftArgs {
+    let mut argv = vec!["llmbench", "ttft", "--quiet", "--url", url];
+    argv.extend_from_slice(extra);
+    match parse(&argv) {
+        Command::Ttft(a) => a,
+        _ => unreachable!(),
+    }
+}

@@ -1,0 +1,248 @@
+//! `llmbench ttft`: the seed's TTFT benchmark. Streamed requests over the 15 built-in prompts
+//! (short, medium and long in turn); TTFT statistics with 95% bootstrap intervals; targets and
+//! stretch goals. A/B: `--compare-url B` interleaves baseline and treatment requests one by
+//! one, so that drift on the machine hits both alike; `--baseline-cmd` / `--treatment-cmd` run
+//! a shell command before each phase instead (the seed toggles feature flags that way).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use crate::cli::{RequestArgs, TargetArgs, TtftArgs};
+use crate::client::Client;
+use crate::metrics::targets::Target as Requirement;
+use crate::metrics::Summary;
+use crate::record::RequestRecord;
+use crate::report::progress::{Progress, Span};
+use crate::report::{console, BenchResult, Level};
+use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::target;
+use crate::workload::{BuiltinWorkload, PromptSize};
+
+use super::compare::{compare_records, Comparison};
+use super::session::{conclude, Session};
+
+/// `p95<=550ms` means `ttft.p95<=550ms` here.
+fn ttft_targets(texts: &[String], flag: &str) -> anyhow::Result<Vec<Requirement>> {
+    texts
+        .iter()
+        .map(|t| {
+            let t = t.trim();
+            let full = if t.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !t.contains('.')
+                && !t.starts_with("error")
+            {
+                format!("ttft.{t}")
+            } else {
+                t.to_string()
+            };
+            Requirement::parse(&full).map_err(|e| anyhow::anyhow!("{flag} {e}"))
+        })
+        .collect()
+}
+
+pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
+    let result = execute(&args).await?;
+    let stretch = ttft_targets(&args.stretch, "--stretch")?;
+    let mut text = console::ttft_summary(&result);
+    if !stretch.is_empty() {
+        let facts = result.summary.facts();
+        for s in stretch {
+            let o = s.evaluate(&facts);
+            text.push_str(&format!(
+                "  Stretch goal {:<22} {:>16}   {}\n",
+                o.target,
+                o.shown,
+                if o.passed { "PASSED" } else { "FAILED" }
+            ));
+        }
+    }
+    conclude(&result, text, &args.out)
+}
+
+fn run_cmd(cmd: &str, phase: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .with_context(|| format!("--{phase}-cmd: cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("--{phase}-cmd {cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+async fn phase(
+    client: &Client,
+    s: &Session,
+    w: &BuiltinWorkload,
+    first_id: u64,
+    count: u64,
+    warmup: bool,
+) -> Vec<RequestRecord> {
+    let w = w.clone();
+    let p = ClosedLoop {
+        first_id,
+        count,
+        concurrency: 1,
+        warmup,
+    };
+    closed_loop(
+        p,
+        client,
+        s.clock,
+        &s.stop,
+        &s.live,
+        move |i| w.body(i),
+        |_| {},
+    )
+    .await
+}
+
+pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
+    let samples = if args.quick { 20 } else { args.samples };
+    if samples < 2 || args.max_tokens == 0 {
+        bail!("--samples must be at least 2 and --max-tokens at least 1");
+    }
+    if args.compare_url.is_some() && args.baseline_cmd.is_some() {
+        bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
+    }
+    if let Some(p) = &args.out.output {
+        crate::report::format_for(p)?;
+    }
+    let requirements = ttft_targets(&args.out.targets, "--target")?;
+    ttft_targets(&args.stretch, "--stretch")?;
+    let quiet = args.out.quiet;
+    let s = Session::open(&args.target, &args.monitor, true, 1, quiet).await?;
+    let req = RequestArgs {
+        prompt: PromptSize::Mixed,
+        temperature: Some(args.temperature),
+        ignore_eos: false,
+        warm_cache: args.warm_cache,
+    };
+    let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage);
+    let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
+    let arms = if ab { 2 } else { 1 };
+    let progress = Progress::start(
+        quiet,
+        Span::Requests((samples + args.warmup) * arms),
+        None,
+        s.live.clone(),
+        None,
+    );
+    let mut arm: [Vec<RequestRecord>; 2] = [Vec::new(), Vec::new()];
+    let mut treatment_url = None;
+
+    if let Some(url) = &args.compare_url {
+        let targs = TargetArgs {
+            url: Some(url.clone()),
+            ..args.target.clone()
+        };
+        let b = target::resolve(&targs, true, 1).await?;
+        // Each server's own first model, unless --model names one for both.
+        if !quiet {
+            eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
+        }
+        let wb = BuiltinWorkload {
+            opts: crate::workload::BodyOptions {
+                model: b.info.model.clone(),
+                ..workload.opts.clone()
+            },
+            ..workload.clone()
+        };
+        treatment_url = Some(b.info.url.clone());
+        // Interleave A, B, A, B: warmup pairs first, then measured pairs.
+        let total = args.warmup + samples;
+        for i in 0..total {
+            if s.stop.is_stopping() {
+                break;
+            }
+            let warm = i < args.warmup;
+            arm[0].extend(phase(&s.target.client, &s, &workload, 2 * i, 1, warm).await);
+            arm[1].extend(phase(&b.client, &s, &wb, 2 * i + 1, 1, warm).await);
+        }
+        b.shutdown().await;
+    } else if let (Some(bc), Some(tc)) = (&args.baseline_cmd, &args.treatment_cmd) {
+        let per_arm = args.warmup + samples;
+        for (k, cmd, name) in [(0usize, bc, "baseline"), (1, tc, "treatment")] {
+            if s.stop.is_stopping() {
+                break;
+            }
+            run_cmd(cmd, name)?;
+            let first = k as u64 * per_arm;
+            arm[k].extend(phase(&s.target.client, &s, &workload, first, args.warmup, true).await);
+            arm[k].extend(
+                phase(
+                    &s.target.client,
+                    &s,
+                    &workload,
+                    first + args.warmup,
+                    samples,
+                    false,
+                )
+                .await,
+            );
+        }
+    } else {
+        arm[0].extend(phase(&s.target.client, &s, &workload, 0, args.warmup, true).await);
+        arm[0].extend(phase(&s.target.client, &s, &workload, args.warmup, samples, false).await);
+    }
+    progress.finish().await;
+
+    let [mut a, mut b] = arm;
+    let comparison = ab.then(|| {
+        let (ra, rb): (Vec<&RequestRecord>, Vec<&RequestRecord>) =
+            (a.iter().collect(), b.iter().collect());
+        Comparison {
+            rows: compare_records(&ra, &rb),
+            requirements: Vec::new(),
+        }
+    });
+    let mut levels = Vec::new();
+    if ab {
+        for r in &mut a {
+            r.level = Some(0);
+        }
+        for r in &mut b {
+            r.level = Some(1);
+        }
+        levels.push(Level {
+            name: "baseline".into(),
+            params: json!({"url": s.target.info.url, "cmd": args.baseline_cmd}),
+            summary: Summary::from_records(&a),
+            target: None,
+            error: None,
+        });
+        levels.push(Level {
+            name: "treatment".into(),
+            params: json!({"url": treatment_url.clone().unwrap_or_else(|| s.target.info.url.clone()), "cmd": args.treatment_cmd}),
+            summary: Summary::from_records(&b),
+            target: None,
+            error: None,
+        });
+    }
+    // Targets judge the treatment in an A/B, else the one arm.
+    let judged = if ab {
+        Summary::from_records(&b)
+    } else {
+        Summary::from_records(&a)
+    };
+    let outcomes = requirements
+        .iter()
+        .map(|r| r.evaluate(&judged.facts()))
+        .collect();
+    let mut records = a;
+    records.extend(b);
+    records.sort_by_key(|r| r.id);
+    let config = json!({
+        "samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens,
+        "temperature": args.temperature, "prompt": "mixed", "warm_cache": args.warm_cache,
+        "prompt_prefix_nonce": workload.nonce, "compare_url": treatment_url,
+        "baseline_cmd": args.baseline_cmd, "treatment_cmd": args.treatment_cmd,
+    });
+    let mut result = s.finish("ttft", config, records, &[], levels).await;
+    result.summary = judged;
+    result.targets = outcomes;
+    result.comparison = comparison;
+    Ok(result)
+}
