@@ -44,6 +44,11 @@ pub enum Command {
     Compare(CompareArgs),
     /// Check a result against a saved baseline; exit 1 on a regression (for CI).
     Check(CheckArgs),
+    /// Render a saved result (.json, or a .jsonl record file) again: HTML, Markdown, CSV, JSON.
+    Report(ReportArgs),
+    /// Print the JSON Schema of result files (docs/result.schema.json).
+    #[command(hide = true)]
+    Schema,
     /// Serve the simulated LLM server until stopped.
     Sim(SimArgs),
 }
@@ -118,9 +123,11 @@ pub struct MonitorArgs {
 /// Output, targets and config: the same on every measuring command.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// Write the result to FILE (.json).
+    /// Write the result to FILE, in the format of its extension: .json (the full result),
+    /// .jsonl (records, written as they complete), .md, .csv (requests, plus
+    /// NAME.timeseries.csv), .html (report with charts). Repeatable.
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -447,6 +454,27 @@ pub struct CheckArgs {
     /// Write the check to FILE (.json).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// A result (.json) or a record file written during a run (.jsonl).
+    pub input: PathBuf,
+    /// Write an HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown report.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+    /// Write DIR/requests.csv and DIR/timeseries.csv.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
+    /// Write the result as JSON (e.g. to turn a .jsonl record file into a result).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Any of the above, by extension (repeatable).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Vec<PathBuf>,
 }
 
 /// `10%` or `0.1`.

@@ -14,6 +14,7 @@ pub mod record;
 pub mod report;
 pub mod scheduler;
 pub mod sim;
+pub mod sink;
 pub mod target;
 pub mod workload;
 

@@ -39,7 +39,7 @@ pub struct MonitorConfig {
     pub metrics: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Seconds from the run's t0.
     pub t_s: f64,
@@ -57,7 +57,7 @@ pub struct Sample {
     pub gauges: BTreeMap<String, f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MonitorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_pid: Option<u32>,

@@ -13,7 +13,7 @@ use crate::protocol::Api;
 use crate::sim::{self, CrashMode, SimConfig, SimHandle};
 
 /// What a result records about the target (no secrets).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TargetInfo {
     pub url: String,
     pub api: Api,

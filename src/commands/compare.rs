@@ -24,7 +24,7 @@ pub const DISTRIBUTIONS: &[(&str, bool)] = &[
 ];
 const STATS: &[&str] = &["mean", "p50", "p90", "p95", "p99"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub metric: String,
     pub baseline: f64,
@@ -42,7 +42,7 @@ pub struct Row {
     pub improved: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Requirement {
     pub text: String,
     pub metric: String,
@@ -52,7 +52,7 @@ pub struct Requirement {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Comparison {
     pub rows: Vec<Row>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod report;
 pub mod run;
 pub mod session;
 pub mod sim;
@@ -25,6 +26,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ttft(a) => ttft::ttft(a).await,
         Command::Compare(a) => compare::compare(a).await,
         Command::Check(a) => check::check(a).await,
+        Command::Report(a) => report::report(a),
+        Command::Schema => {
+            println!("{}", crate::report::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sim(a) => sim::sim(a).await,
     }
 }

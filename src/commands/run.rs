@@ -32,7 +32,8 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         args.concurrency,
         quiet,
     )
-    .await?;
+    .await?
+    .with_sink(&args.out, "run")?;
     if !quiet {
         eprintln!(
             "llmbench run: {} requests (+{} warmup), concurrency {}, max_tokens {}, {} prompts, {}",
@@ -78,6 +79,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             count: args.warmup,
             concurrency: args.concurrency,
             warmup: true,
+            level: None,
         };
         let recs = closed_loop(
             phase,
@@ -86,7 +88,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             &s.stop,
             &s.live,
             move |i| w.body(i),
-            |_| {},
+            |r| s.record(r),
         )
         .await;
         if !quiet {
@@ -100,6 +102,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         count: args.runs,
         concurrency: args.concurrency,
         warmup: false,
+        level: None,
     };
     let mut done = 0u64;
     let mut last_print = Instant::now();
@@ -113,6 +116,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         &s.live,
         move |i| w.body(i),
         |r| {
+            s.record(r);
             done += 1;
             if quiet || (total > 20 && done < total && last_print.elapsed().as_secs_f64() < 2.0) {
                 return;

@@ -16,6 +16,7 @@ use crate::monitor::{Monitor, MonitorConfig};
 use crate::record::{Clock, FailureKind, RequestRecord};
 use crate::report::{self, console, BenchResult, Level, Tool, SCHEMA};
 use crate::scheduler::{Live, Stop};
+use crate::sink::Sink;
 use crate::target::{self, Target};
 use crate::workload::{run_nonce, BodyOptions, BuiltinWorkload};
 
@@ -26,7 +27,7 @@ pub const GRACE: Duration = Duration::from_secs(5);
 
 /// Checks that need no server: run them before anything starts.
 pub fn validate_output(out: &OutputArgs) -> anyhow::Result<Vec<Requirement>> {
-    if let Some(p) = &out.output {
+    for p in &out.output {
         report::format_for(p)?;
     }
     targets::parse_all(&out.targets)
@@ -40,6 +41,7 @@ pub struct Session {
     pub started_at: String,
     pub quiet: bool,
     monitor: Monitor,
+    sink: Option<Sink>,
 }
 
 impl Session {
@@ -81,7 +83,30 @@ impl Session {
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             quiet,
             monitor,
+            sink: None,
         })
+    }
+
+    /// Start writing records to the `.jsonl` output (if any) as they complete.
+    pub fn with_sink(mut self, out: &OutputArgs, command: &str) -> anyhow::Result<Session> {
+        if let Some(p) = out
+            .output
+            .iter()
+            .find(|p| p.extension().and_then(|e| e.to_str()) == Some("jsonl"))
+        {
+            let header = serde_json::json!({
+                "command": command, "started_at": self.started_at, "tool": Tool::default(), "target": self.target.info,
+            });
+            self.sink = Some(Sink::create(p, header)?);
+        }
+        Ok(self)
+    }
+
+    /// Show a completed record to the live outputs.
+    pub fn record(&self, r: &RequestRecord) {
+        if let Some(s) = &self.sink {
+            s.write(r);
+        }
     }
 
     pub fn samples(&self) -> Arc<std::sync::Mutex<Vec<crate::monitor::Sample>>> {
@@ -143,6 +168,7 @@ impl Session {
             stress: None,
             comparison: None,
             requests: records,
+            live_outputs: self.sink.iter().map(|s| s.path().to_path_buf()).collect(),
         };
         self.target.shutdown().await;
         result
@@ -163,8 +189,10 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputArgs) -> anyhow:
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));
     }
-    if let Some(p) = &out.output {
-        report::write(p, result)?;
+    for p in &out.output {
+        if !result.live_outputs.contains(p) {
+            report::write(p, result)?;
+        }
         if !out.quiet {
             eprintln!("result written to {}", p.display());
         }

@@ -20,7 +20,7 @@ use crate::scheduler::{open_loop, OpenLoop, Warmup};
 
 use super::session::{conclude, validate_output, Session};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureMode {
     /// Server RSS above 90% of its memory limit.
@@ -37,7 +37,7 @@ pub enum FailureMode {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Status {
     #[serde(rename = "OK")]
     Ok,
@@ -50,7 +50,7 @@ pub enum Status {
 }
 
 /// What one level showed: the inputs of the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LevelStats {
     pub level: usize,
     pub target_rate: f64,
@@ -69,7 +69,7 @@ pub struct LevelStats {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StressReport {
     pub levels: Vec<LevelStats>,
     /// Target rate of the last level under the threshold.
@@ -211,7 +211,8 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
         args.max_concurrency,
         quiet,
     )
-    .await?;
+    .await?
+    .with_sink(&args.out, "stress")?;
     let memory_limit_mb = args.memory_limit_mb.unwrap_or_else(|| {
         let mut sys = sysinfo::System::new();
         sys.refresh_memory();
@@ -268,6 +269,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             max_requests: None,
             start_s,
             first_id: records.len() as u64,
+            level: Some(li as u32),
         };
         let progress = Progress::start(
             quiet,
@@ -277,20 +279,18 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             Some(s.samples()),
         );
         let w = workload.clone();
-        let mut level_records = open_loop(
+        let level_records = open_loop(
             &plan,
             &s.target.client,
             s.clock,
             &s.stop,
             &s.live,
             move |i| w.body(i),
-            |_| {},
+            |r| s.record(r),
         )
         .await;
         progress.finish().await;
-        for r in &mut level_records {
-            r.level = Some(li as u32);
-        }
+
         let end_s = s.clock.now_ns() as f64 / 1e9;
         let samples = s
             .samples()

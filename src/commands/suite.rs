@@ -178,6 +178,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                 count,
                 concurrency: 1,
                 warmup,
+                level: Some(ti as u32),
             };
             tier_records.extend(
                 closed_loop(
@@ -236,5 +237,6 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
         stress: None,
         comparison: None,
         requests: records,
+        live_outputs: Vec::new(),
     })
 }

@@ -35,7 +35,9 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
     let top = *args.concurrency.iter().max().unwrap_or(&1);
-    let s = Session::open(&args.target, &args.monitor, stream, top, quiet).await?;
+    let s = Session::open(&args.target, &args.monitor, stream, top, quiet)
+        .await?
+        .with_sink(&args.out, "sweep")?;
     let workload = s.workload(
         &args.request,
         args.max_tokens,
@@ -80,6 +82,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
                 count,
                 concurrency: c,
                 warmup,
+                level: Some(li as u32),
             };
             next_id += count;
             let recs = closed_loop(
@@ -89,14 +92,12 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
                 &s.stop,
                 &s.live,
                 move |i| w.body(i),
-                |_| {},
+                |r| s.record(r),
             )
             .await;
             level_records.extend(recs);
         }
-        for r in &mut level_records {
-            r.level = Some(li as u32);
-        }
+
         levels.push(Level {
             name: format!("concurrency {c}"),
             params: json!({"concurrency": c, "runs": runs, "warmup": warm}),

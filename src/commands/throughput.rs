@@ -53,6 +53,7 @@ pub fn plan(args: &ThroughputArgs) -> anyhow::Result<OpenLoop> {
         max_requests: args.max_requests,
         start_s: 0.0,
         first_id: 0,
+        level: None,
     })
 }
 
@@ -64,7 +65,9 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
     let pool = args
         .max_concurrency
         .unwrap_or_else(|| (args.rate * 4.0).clamp(16.0, 4096.0) as usize);
-    let s = Session::open(&args.target, &args.monitor, stream, pool, quiet).await?;
+    let s = Session::open(&args.target, &args.monitor, stream, pool, quiet)
+        .await?
+        .with_sink(&args.out, "throughput")?;
     let warm_s = match plan.warmup {
         Warmup::Duration(d) => d.as_secs_f64(),
         Warmup::Count(n) => n as f64 / args.rate,
@@ -120,7 +123,7 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
         &s.stop,
         &s.live,
         move |i| w.body(i),
-        |_| {},
+        |r| s.record(r),
     )
     .await;
     progress.finish().await;

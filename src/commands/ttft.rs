@@ -74,29 +74,39 @@ fn run_cmd(cmd: &str, phase: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One arm of the benchmark: where its requests go and how its records are tagged.
+#[derive(Clone, Copy)]
+struct Arm<'a> {
+    client: &'a Client,
+    workload: &'a BuiltinWorkload,
+    /// 0 baseline, 1 treatment (A/B only).
+    level: Option<u32>,
+}
+
+/// Requests `first_id..first_id + count` of one arm, one at a time.
 async fn phase(
-    client: &Client,
+    arm: Arm<'_>,
     s: &Session,
-    w: &BuiltinWorkload,
     first_id: u64,
     count: u64,
     warmup: bool,
 ) -> Vec<RequestRecord> {
-    let w = w.clone();
+    let w = arm.workload.clone();
     let p = ClosedLoop {
         first_id,
         count,
         concurrency: 1,
         warmup,
+        level: arm.level,
     };
     closed_loop(
         p,
-        client,
+        arm.client,
         s.clock,
         &s.stop,
         &s.live,
         move |i| w.body(i),
-        |_| {},
+        |r| s.record(r),
     )
     .await
 }
@@ -109,13 +119,15 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     if args.compare_url.is_some() && args.baseline_cmd.is_some() {
         bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
     }
-    if let Some(p) = &args.out.output {
+    for p in &args.out.output {
         crate::report::format_for(p)?;
     }
     let requirements = ttft_targets(&args.out.targets, "--target")?;
     ttft_targets(&args.stretch, "--stretch")?;
     let quiet = args.out.quiet;
-    let s = Session::open(&args.target, &args.monitor, true, 1, quiet).await?;
+    let s = Session::open(&args.target, &args.monitor, true, 1, quiet)
+        .await?
+        .with_sink(&args.out, "ttft")?;
     let req = RequestArgs {
         prompt: PromptSize::Mixed,
         temperature: Some(args.temperature),
@@ -124,6 +136,11 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     };
     let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage);
     let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
+    let base_arm = Arm {
+        client: &s.target.client,
+        workload: &workload,
+        level: ab.then_some(0),
+    };
     let arms = if ab { 2 } else { 1 };
     let progress = Progress::start(
         quiet,
@@ -153,6 +170,11 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
             ..workload.clone()
         };
         treatment_url = Some(b.info.url.clone());
+        let treat_arm = Arm {
+            client: &b.client,
+            workload: &wb,
+            level: Some(1),
+        };
         // Interleave A, B, A, B: warmup pairs first, then measured pairs.
         let total = args.warmup + samples;
         for i in 0..total {
@@ -160,8 +182,8 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
                 break;
             }
             let warm = i < args.warmup;
-            arm[0].extend(phase(&s.target.client, &s, &workload, 2 * i, 1, warm).await);
-            arm[1].extend(phase(&b.client, &s, &wb, 2 * i + 1, 1, warm).await);
+            arm[0].extend(phase(base_arm, &s, 2 * i, 1, warm).await);
+            arm[1].extend(phase(treat_arm, &s, 2 * i + 1, 1, warm).await);
         }
         b.shutdown().await;
     } else if let (Some(bc), Some(tc)) = (&args.baseline_cmd, &args.treatment_cmd) {
@@ -172,26 +194,20 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
             }
             run_cmd(cmd, name)?;
             let first = k as u64 * per_arm;
-            arm[k].extend(phase(&s.target.client, &s, &workload, first, args.warmup, true).await);
-            arm[k].extend(
-                phase(
-                    &s.target.client,
-                    &s,
-                    &workload,
-                    first + args.warmup,
-                    samples,
-                    false,
-                )
-                .await,
-            );
+            let this = Arm {
+                level: Some(k as u32),
+                ..base_arm
+            };
+            arm[k].extend(phase(this, &s, first, args.warmup, true).await);
+            arm[k].extend(phase(this, &s, first + args.warmup, samples, false).await);
         }
     } else {
-        arm[0].extend(phase(&s.target.client, &s, &workload, 0, args.warmup, true).await);
-        arm[0].extend(phase(&s.target.client, &s, &workload, args.warmup, samples, false).await);
+        arm[0].extend(phase(base_arm, &s, 0, args.warmup, true).await);
+        arm[0].extend(phase(base_arm, &s, args.warmup, samples, false).await);
     }
     progress.finish().await;
 
-    let [mut a, mut b] = arm;
+    let [a, b] = arm;
     let comparison = ab.then(|| {
         let (ra, rb): (Vec<&RequestRecord>, Vec<&RequestRecord>) =
             (a.iter().collect(), b.iter().collect());
@@ -202,12 +218,6 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     });
     let mut levels = Vec::new();
     if ab {
-        for r in &mut a {
-            r.level = Some(0);
-        }
-        for r in &mut b {
-            r.level = Some(1);
-        }
         levels.push(Level {
             name: "baseline".into(),
             params: json!({"url": s.target.info.url, "cmd": args.baseline_cmd}),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::{RequestRecord, TokenSource};
 
 /// count, mean, stddev (sample, n−1), min, p50, p90, p95, p99, max.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Distribution {
     pub count: u64,
     pub mean: f64,
@@ -83,14 +83,14 @@ impl Distribution {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestCounts {
     pub total: u64,
     pub ok: u64,
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     /// Σ output tokens of requests completed in the window / window.
     pub output_tok_s: f64,
@@ -104,7 +104,7 @@ pub struct Throughput {
     pub sent_req_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tokens {
     pub prompt: u64,
     pub output: u64,
@@ -115,7 +115,7 @@ pub struct Tokens {
 }
 
 /// Everything a report needs about one set of records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub requests: RequestCounts,
     /// failed / (ok + failed).

@@ -38,7 +38,7 @@ pub const SCALARS: &[(&str, Kind)] = &[
     ("memory_slope_mb_min", Kind::Plain),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Kind {
     /// Milliseconds; accepts `ms`, `s`, `us` suffixes.
     Ms,
@@ -49,7 +49,7 @@ pub enum Kind {
     Plain,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Op {
     #[serde(rename = "<")]
     Lt,
@@ -81,7 +81,7 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Target {
     /// As the user wrote it.
     pub text: String,
@@ -92,7 +92,7 @@ pub struct Target {
     pub kind: Kind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TargetOutcome {
     pub target: String,
     pub metric: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::RequestRecord;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Second {
     /// Start of the bucket, seconds from t0.
     pub t_s: u64,
@@ -21,7 +21,7 @@ pub struct Second {
     pub concurrency_max: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Concurrency {
     pub peak: u64,
     /// Time-weighted mean over the measured window.

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 pub use sse::{SseDecoder, SseEvent};
 
 /// Which HTTP API a request speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
     /// OpenAI `/v1/chat/completions`
@@ -88,7 +90,7 @@ impl Observation {
 }
 
 /// The server's own account of a request's time (llama.cpp's `timings`).
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerTimings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_n: Option<f64>,

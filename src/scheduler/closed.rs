@@ -16,6 +16,8 @@ pub struct ClosedLoop {
     pub count: u64,
     pub concurrency: usize,
     pub warmup: bool,
+    /// Level (sweep) or tier (suite) the records belong to.
+    pub level: Option<u32>,
 }
 
 /// Run the phase. `body(id)` renders request `id`; `on_record` sees each record as it completes.
@@ -43,7 +45,8 @@ where
         let tx = tx.clone();
         let stop = stop.clone();
         let live = live.clone();
-        let (first, count, warmup) = (phase.first_id, phase.count, phase.warmup);
+        let (first, count, warmup, level) =
+            (phase.first_id, phase.count, phase.warmup, phase.level);
         tokio::spawn(async move {
             loop {
                 if stop.is_stopping() {
@@ -58,6 +61,7 @@ where
                 live.on_send();
                 let mut rec = client.send(id, b, &clock, &stop.in_flight).await;
                 rec.warmup = warmup;
+                rec.level = level;
                 live.on_done(&rec);
                 if tx.send(rec).is_err() {
                     break;

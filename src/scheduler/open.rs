@@ -72,6 +72,9 @@ pub struct OpenLoop {
     /// Id of the first request (ids continue across levels).
     #[serde(default)]
     pub first_id: u64,
+    /// Level the records belong to (stress).
+    #[serde(default)]
+    pub level: Option<u32>,
 }
 
 /// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
@@ -158,7 +161,7 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
     let handle = tokio::runtime::Handle::current();
     let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
-    let (start_ns, first_id) = ((plan.start_s * 1e9) as u64, plan.first_id);
+    let (start_ns, first_id, level) = ((plan.start_s * 1e9) as u64, plan.first_id, plan.level);
     {
         let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
         std::thread::Builder::new()
@@ -193,7 +196,9 @@ where
                             Some(s) => tokio::select! {
                                 p = s.acquire_owned() => p.ok(),
                                 _ = stop.scheduling.cancelled() => {
-                                    let _ = tx.send(dropped(id, warmup, scheduled_ns, &clock));
+                                    let mut d = dropped(id, warmup, scheduled_ns, &clock);
+                                    d.level = level;
+                                    let _ = tx.send(d);
                                     return;
                                 }
                             },
@@ -204,6 +209,7 @@ where
                         drop(permit);
                         rec.scheduled_ns = Some(scheduled_ns);
                         rec.warmup = warmup;
+                        rec.level = level;
                         live.on_done(&rec);
                         let _ = tx.send(rec);
                     });
@@ -323,6 +329,7 @@ mod tests {
             max_requests: None,
             start_s: 0.0,
             first_id: 0,
+            level: None,
         };
         let plan = p.plan();
         assert_eq!(plan.len(), 30);

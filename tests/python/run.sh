@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Start `llmbench sim` on a free port and drive it with the official openai and anthropic
-# Python packages, installed into a venv cached outside the checkout.
+# Python-side checks, in a venv cached outside the checkout:
+#  1. the official openai and anthropic packages drive `llmbench sim` (streaming and not);
+#  2. results of several commands validate against docs/result.schema.json (jsonschema).
 # usage: tests/python/run.sh path/to/llmbench
 set -euo pipefail
 BIN=${1:?usage: run.sh path/to/llmbench}
+HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${LLMBENCH_CACHE:-$HOME/.cache/llmbench-ci}
 VENV=$CACHE/py-clients
-if ! "$VENV/bin/python" -c 'import openai, anthropic' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import openai, anthropic, jsonschema' 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check openai anthropic
+  "$VENV/bin/pip" install -q --disable-pip-version-check openai anthropic jsonschema
 fi
 LOG=$(mktemp)
+WORK=$(mktemp -d)
 "$BIN" sim --port 0 --profile zero > "$LOG" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -rf "$LOG" "$WORK"' EXIT
 for _ in $(seq 100); do
   URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$LOG" | head -1 || true)
   [ -n "$URL" ] && break
   sleep 0.1
 done
 [ -n "$URL" ] || { echo "sim did not start:"; cat "$LOG"; exit 1; }
-"$VENV/bin/python" "$(dirname "$0")/test_sim_clients.py" "$URL"
+"$VENV/bin/python" "$HERE/test_sim_clients.py" "$URL"
+
+"$BIN" run --url "$URL" --stream --runs 5 --max-tokens 8 -q -o "$WORK/run.json" > /dev/null
+"$BIN" throughput --url "$URL" --rate 50 --duration 2s --max-tokens 8 -q --target 'error_rate<1%' -o "$WORK/tp.json" > /dev/null
+"$BIN" sweep --url "$URL" --concurrency 1,2 --max-tokens 8 -q -o "$WORK/sweep.json" > /dev/null
+"$BIN" stress --url "$URL" --start-rate 20 --step 20 --step-duration 1s --max-rate 40 --max-tokens 4 -q -o "$WORK/stress.json" > /dev/null
+"$BIN" ttft --url "$URL" --compare-url "$URL" --samples 10 --warmup 1 --max-tokens 4 -q -o "$WORK/ttft.json" > /dev/null
+"$VENV/bin/python" "$HERE/validate_results.py" "$HERE/../../docs/result.schema.json" "$WORK"/*.json

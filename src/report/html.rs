@@ -1,0 +1,265 @@
+//! HTML: one self-contained page (inline CSS, inline SVG charts, no script, no network) with the
+//! summary tables and the charts that fit the result: TTFT and E2E CDFs, the ITL histogram,
+//! throughput and concurrency over time, the sweep curve, the stress levels, A/B overlays.
+//! A `<meta name="llmbench-charts">` lists the charts the page must show (the browser test
+//! checks it).
+
+use std::fmt::Write;
+
+use super::charts;
+use crate::commands::compare::values;
+use crate::record::RequestRecord;
+use crate::report::BenchResult;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Markdown tables → HTML tables (the same figures as the .md report).
+fn tables_from_markdown(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+            {
+                continue;
+            }
+            if !in_table {
+                out.push_str("<table><tr>");
+                for c in &cells {
+                    let _ = write!(out, "<th>{}</th>", esc(c));
+                }
+                out.push_str("</tr>\n");
+                in_table = true;
+            } else {
+                out.push_str("<tr>");
+                for c in &cells {
+                    let _ = write!(
+                        out,
+                        "<td>{}</td>",
+                        esc(&c.replace("**", "").replace('`', ""))
+                    );
+                }
+                out.push_str("</tr>\n");
+            }
+            continue;
+        }
+        if in_table {
+            out.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(h) = line.strip_prefix("## ") {
+            let _ = writeln!(out, "<h2>{}</h2>", esc(h));
+        } else if line.starts_with("# ") {
+            // the page has its own title
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(
+                out,
+                "<p>{}</p>",
+                esc(&line.replace("**", "").replace('`', ""))
+            );
+        }
+    }
+    if in_table {
+        out.push_str("</table>\n");
+    }
+    out
+}
+
+pub fn render(r: &BenchResult) -> anyhow::Result<String> {
+    let mut charts: Vec<(&str, String)> = Vec::new();
+    let measured: Vec<&RequestRecord> = r.requests.iter().collect();
+    let by_level = |l: u32| -> Vec<&RequestRecord> {
+        r.requests.iter().filter(|x| x.level == Some(l)).collect()
+    };
+
+    if r.comparison.is_some() && r.levels.len() == 2 {
+        let (a, b) = (by_level(0), by_level(1));
+        charts.push((
+            "ab-ttft-cdf",
+            charts::cdf(
+                "TTFT: baseline vs treatment",
+                "TTFT (ms)",
+                &[
+                    ("baseline".into(), values(&a, "ttft")),
+                    ("treatment".into(), values(&b, "ttft")),
+                ],
+            )?,
+        ));
+    }
+    let ttft = values(&measured, "ttft");
+    if !ttft.is_empty() {
+        charts.push((
+            "ttft-cdf",
+            charts::cdf(
+                "Time to first token (CDF)",
+                "TTFT (ms)",
+                &[("TTFT".into(), ttft)],
+            )?,
+        ));
+    }
+    let e2e = values(&measured, "e2e");
+    if !e2e.is_empty() {
+        charts.push((
+            "e2e-cdf",
+            charts::cdf(
+                "End-to-end latency (CDF)",
+                "E2E (ms)",
+                &[("E2E".into(), e2e)],
+            )?,
+        ));
+    }
+    let itl = values(&measured, "itl");
+    if !itl.is_empty() {
+        charts.push((
+            "itl-histogram",
+            charts::histogram("Inter-token latency", "ITL (ms)", &itl, 40)?,
+        ));
+    }
+    if r.timeseries.len() >= 2 {
+        let tok: Vec<(f64, f64)> = r
+            .timeseries
+            .iter()
+            .map(|s| (s.t_s as f64, s.output_tokens))
+            .collect();
+        let done: Vec<(f64, f64)> = r
+            .timeseries
+            .iter()
+            .map(|s| (s.t_s as f64, s.completed as f64))
+            .collect();
+        charts.push((
+            "throughput-over-time",
+            charts::lines(
+                "Throughput over time",
+                "time (s)",
+                "per second",
+                &[
+                    ("output tokens/s".into(), tok),
+                    ("completed requests/s".into(), done),
+                ],
+            )?,
+        ));
+        let conc: Vec<(f64, f64)> = r
+            .timeseries
+            .iter()
+            .map(|s| (s.t_s as f64, s.concurrency_avg))
+            .collect();
+        let peak: Vec<(f64, f64)> = r
+            .timeseries
+            .iter()
+            .map(|s| (s.t_s as f64, s.concurrency_max as f64))
+            .collect();
+        charts.push((
+            "concurrency-over-time",
+            charts::lines(
+                "Requests in flight",
+                "time (s)",
+                "requests",
+                &[("mean".into(), conc), ("max".into(), peak)],
+            )?,
+        ));
+    }
+    if r.command == "sweep" && !r.levels.is_empty() {
+        let c = |l: &crate::report::Level| l.params["concurrency"].as_f64().unwrap_or(0.0);
+        let agg: Vec<(f64, f64)> = r
+            .levels
+            .iter()
+            .map(|l| (c(l), l.summary.throughput.output_tok_s))
+            .collect();
+        let per: Vec<(f64, f64)> = r
+            .levels
+            .iter()
+            .filter_map(|l| l.summary.output_tok_s.as_ref().map(|d| (c(l), d.p50)))
+            .collect();
+        charts.push((
+            "sweep-aggregate",
+            charts::lines(
+                "Aggregate throughput vs concurrency",
+                "concurrency",
+                "output tok/s",
+                &[("aggregate tok/s".into(), agg)],
+            )?,
+        ));
+        charts.push((
+            "sweep-per-request",
+            charts::lines(
+                "Per-request throughput vs concurrency",
+                "concurrency",
+                "output tok/s (p50)",
+                &[("per-request tok/s".into(), per)],
+            )?,
+        ));
+    }
+    if let Some(st) = &r.stress {
+        let p95: Vec<(f64, f64)> = st
+            .levels
+            .iter()
+            .filter_map(|l| l.p95_ms.map(|p| (l.target_rate, p)))
+            .collect();
+        let errs: Vec<(f64, f64)> = st
+            .levels
+            .iter()
+            .map(|l| (l.target_rate, l.error_rate * 100.0))
+            .collect();
+        charts.push((
+            "stress-latency",
+            charts::lines(
+                "Stress: p95 latency by rate",
+                "target rate (req/s)",
+                "p95 E2E from scheduled (ms)",
+                &[("p95".into(), p95)],
+            )?,
+        ));
+        charts.push((
+            "stress-errors",
+            charts::lines(
+                "Stress: errors by rate",
+                "target rate (req/s)",
+                "errors (%)",
+                &[("error %".into(), errs)],
+            )?,
+        ));
+    }
+
+    let names: Vec<&str> = charts.iter().map(|c| c.0).collect();
+    let mut page = String::new();
+    let title = format!("llmbench {} — {}", r.command, r.target.model);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"llmbench-charts\" content=\"{}\">\n<title>{}</title>\n<style>{}</style></head><body>\n<h1>{}</h1>\n",
+        names.join(","),
+        esc(&title),
+        CSS,
+        esc(&title)
+    );
+    page.push_str(&tables_from_markdown(&super::markdown::render(r)));
+    if !charts.is_empty() {
+        page.push_str("<h2>Charts</h2>\n<div class=\"charts\">\n");
+        for (name, svg) in &charts {
+            let _ = writeln!(page, "<figure data-chart=\"{name}\">{svg}</figure>");
+        }
+        page.push_str("</div>\n");
+    }
+    let _ = write!(
+        page,
+        "<footer>llmbench {} · schema {} · {} requests recorded</footer>\n</body></html>\n",
+        esc(&r.tool.version),
+        esc(&r.schema),
+        r.requests.len()
+    );
+    Ok(page)
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1600px;padding:0 1rem;color:#222}\
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}\
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}\
+.charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;border:1px solid #eee}\
+footer{margin-top:2rem;color:#888;font-size:.8rem}";

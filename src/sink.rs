@@ -1,0 +1,85 @@
+//! JSONL written as records arrive: a header line, then one record per line, flushed as each
+//! request completes, so that a crash or Ctrl-C loses nothing measured. `llmbench report` (and
+//! `merge`) read it back.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::record::RequestRecord;
+
+pub const RECORDS_SCHEMA: &str = "llmbench.records.v1";
+
+pub struct Sink {
+    path: PathBuf,
+    out: Mutex<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Sink {
+    /// Create the file and write the header (a JSON object with `schema` and the run's context).
+    pub fn create(path: &Path, mut header: Value) -> anyhow::Result<Sink> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("--output {}: cannot create the file", path.display()))?;
+        header["schema"] = Value::String(RECORDS_SCHEMA.into());
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut w, &header)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+        Ok(Sink {
+            path: path.to_path_buf(),
+            out: Mutex::new(w),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one record and flush it to the OS.
+    pub fn write(&self, rec: &RequestRecord) {
+        let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if serde_json::to_writer(&mut *w, rec).is_ok() {
+            let _ = w.write_all(b"\n");
+            let _ = w.flush();
+        }
+    }
+}
+
+/// Read a JSONL file: its header and its records. Errors name the file and the line.
+pub fn read(path: &Path) -> anyhow::Result<(Value, Vec<RequestRecord>)> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let first = lines
+        .next()
+        .with_context(|| format!("{}: empty file", path.display()))?
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let header: Value = serde_json::from_str(&first)
+        .with_context(|| format!("{}:1: not a JSON header line", path.display()))?;
+    if header["schema"] != RECORDS_SCHEMA {
+        bail!(
+            "{}:1: schema {}, expected {RECORDS_SCHEMA:?}",
+            path.display(),
+            header["schema"]
+        );
+    }
+    let rest: Vec<String> = lines
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut records = Vec::new();
+    for (i, line) in rest.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RequestRecord>(line) {
+            Ok(r) => records.push(r),
+            // A run killed mid-write leaves a partial last line: keep everything before it.
+            Err(_) if i + 1 == rest.len() => {}
+            Err(e) => bail!("{}:{}: not a request record: {e}", path.display(), i + 2),
+        }
+    }
+    Ok((header, records))
+}
