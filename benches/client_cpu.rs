@@ -116,6 +116,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
                             count: streams,
                             concurrency,
                             warmup: false,
+                            level: None,
                         },
                         &client,
                         Clock::start(),
