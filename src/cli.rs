@@ -46,6 +46,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Render a saved result (.json, or a .jsonl record file) again: HTML, Markdown, CSV, JSON.
     Report(ReportArgs),
+    /// Write a dataset's requests to a JSONL file, to inspect or share.
+    Dataset(DatasetArgs),
     /// Print the JSON Schema of result files (docs/result.schema.json).
     #[command(hide = true)]
     Schema,
@@ -87,12 +89,43 @@ pub struct TargetArgs {
     pub sim_profile: Profile,
 }
 
-/// What each request asks for, apart from its length.
+/// What each request asks for: the dataset and the sampling options.
 #[derive(Debug, Args, Clone)]
 pub struct RequestArgs {
-    /// Built-in prompt size.
+    /// Built-in prompt size (the `builtin` dataset).
     #[arg(long, value_enum, default_value = "medium")]
     pub prompt: PromptSize,
+    /// Requests: `builtin` (15 prompts), `random` (exact token lengths), `shared-prefix`,
+    /// `multi-turn`, or a file (.jsonl with {"prompt"} or {"messages"} per line, or ShareGPT
+    /// .json).
+    #[arg(long, default_value = "builtin", value_name = "NAME|FILE")]
+    pub dataset: String,
+    /// Prompt length in tokens (random, shared-prefix: the unique part, multi-turn: per turn).
+    #[arg(long, default_value_t = 512.0)]
+    pub input_tokens: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub input_stddev: f64,
+    /// Output length in tokens for synthetic datasets (default: --max-tokens).
+    #[arg(long)]
+    pub output_tokens: Option<f64>,
+    #[arg(long, default_value_t = 0.0)]
+    pub output_stddev: f64,
+    /// Shared prefix length in tokens (shared-prefix).
+    #[arg(long, default_value_t = 1000)]
+    pub prefix_tokens: usize,
+    /// Number of distinct shared prefixes; request i uses prefix i mod N (shared-prefix).
+    #[arg(long, default_value_t = 8)]
+    pub prefix_groups: u64,
+    /// Turns per conversation (multi-turn).
+    #[arg(long, default_value_t = 3)]
+    pub turns: u64,
+    /// Tokenizer: cl100k_base (default for synthetic datasets), o200k_base, or a
+    /// tokenizer.json. Also counts output tokens when the server reports no usage.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub tokenizer: Option<String>,
+    /// Seed of the dataset (and of arrival times). Omitted: a fresh one per run, recorded.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Sampling temperature (omitted: the server's default).
     #[arg(long)]
     pub temperature: Option<f64>,
@@ -102,6 +135,28 @@ pub struct RequestArgs {
     /// Repeat prompts exactly (a warm prefix cache). Default: a unique prefix per request.
     #[arg(long)]
     pub warm_cache: bool,
+}
+
+impl RequestArgs {
+    /// The built-in prompts of one size, with every other option at its default.
+    pub fn builtin(prompt: PromptSize) -> RequestArgs {
+        RequestArgs {
+            prompt,
+            dataset: "builtin".into(),
+            input_tokens: 512.0,
+            input_stddev: 0.0,
+            output_tokens: None,
+            output_stddev: 0.0,
+            prefix_tokens: 1000,
+            prefix_groups: 8,
+            turns: 3,
+            tokenizer: None,
+            seed: None,
+            temperature: None,
+            ignore_eos: false,
+            warm_cache: false,
+        }
+    }
 }
 
 /// Resource monitoring while the load runs.
@@ -190,15 +245,12 @@ pub struct ThroughputArgs {
     /// Stop after this many arrivals (warmup included).
     #[arg(long)]
     pub max_requests: Option<u64>,
-    /// Arrival process.
+    /// Arrival process (seeded by --seed).
     #[arg(long, value_enum, default_value = "poisson")]
     pub arrival: crate::scheduler::Arrival,
     /// Gamma shape for --arrival gamma (1 = Poisson; < 1 burstier; > 1 smoother).
     #[arg(long, default_value_t = 1.0)]
     pub burstiness: f64,
-    /// Seed of the arrival times.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     #[arg(long, default_value_t = 50)]
     pub max_tokens: u32,
     /// Do not stream (then TTFT and ITL are not measured).
@@ -300,6 +352,13 @@ pub struct SimArgs {
     /// Seed for text, early stops and faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Count prompt tokens with this tokenizer (cl100k_base, o200k_base, or a tokenizer.json);
+    /// default: one token per 4 bytes.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub tokenizer: Option<String>,
+    /// Prefix caching: prompt prefixes seen before need no prefill (reported as cached_tokens).
+    #[arg(long)]
+    pub prefix_caching: bool,
     /// Fault: probability of answering a request with --error-status.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
@@ -361,8 +420,6 @@ pub struct StressArgs {
     /// Arrival process within each level.
     #[arg(long, value_enum, default_value = "constant")]
     pub arrival: crate::scheduler::Arrival,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// The server's memory limit (a container's), for `oom`: RSS above 90% of it. Default:
     /// the machine's memory.
     #[arg(long)]
@@ -454,6 +511,21 @@ pub struct CheckArgs {
     /// Write the check to FILE (.json).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DatasetArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Requests to write.
+    #[arg(long, default_value_t = 100)]
+    pub num_prompts: u64,
+    /// Output length of requests that do not set their own.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// The JSONL file to write ({"prompt"} or {"messages"}, and "max_tokens", per line).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]

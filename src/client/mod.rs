@@ -5,6 +5,7 @@
 //! kind; nothing here returns an error that would stop a run, and nothing here knows about load
 //! plans or statistics.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{anthropic, snippet, Api, Observation, SseDecoder};
 use crate::record::{Clock, Failure, FailureKind, RequestRecord, TokenSource};
+use crate::workload::Tokenizer;
 
 /// How to reach the server. Built once per run, validated before the first request.
 #[derive(Debug, Clone)]
@@ -92,6 +94,8 @@ pub struct Client {
     http: reqwest::Client,
     url: String,
     endpoint: Endpoint,
+    /// Counts output tokens from the text when the server reports no usage.
+    tokenizer: Option<Arc<Tokenizer>>,
 }
 
 impl Client {
@@ -107,7 +111,14 @@ impl Client {
             http,
             url,
             endpoint,
+            tokenizer: None,
         })
+    }
+
+    /// Count output tokens with `t` when a server reports no usage (the text is then kept
+    /// until the response ends).
+    pub fn set_tokenizer(&mut self, t: Option<Arc<Tokenizer>>) {
+        self.tokenizer = t;
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -191,7 +202,11 @@ impl Client {
         }
 
         let api = self.endpoint.api;
-        let mut obs = Observation::default();
+        let mut obs = Observation {
+            text: self.tokenizer.as_ref().map(|_| String::new()),
+            ..Observation::default()
+        };
+        let tok = self.tokenizer.as_deref();
         if self.endpoint.stream {
             let mut decoder = SseDecoder::new();
             let mut bad: Option<String> = None;
@@ -201,12 +216,12 @@ impl Client {
                     biased;
                     _ = &mut cancelled => {
                         rec.done_ns = clock.now_ns();
-                        return finish_partial(rec, obs, FailureKind::Cancelled, "stopped by the user mid-stream".into());
+                        return finish_partial(rec, obs, tok, FailureKind::Cancelled, "stopped by the user mid-stream".into());
                     }
                     _ = &mut timeout => {
                         rec.done_ns = clock.now_ns();
                         let n = rec.content_ns.len();
-                        return finish_partial(rec, obs, FailureKind::Timeout, format!("timed out mid-stream after {n} content events"));
+                        return finish_partial(rec, obs, tok, FailureKind::Timeout, format!("timed out mid-stream after {n} content events"));
                     }
                     c = resp.chunk() => c,
                 };
@@ -256,6 +271,7 @@ impl Client {
                         return finish_partial(
                             rec,
                             obs,
+                            tok,
                             FailureKind::StreamBroken,
                             format!(
                                 "connection lost after {n} content events: {}",
@@ -266,18 +282,18 @@ impl Client {
                 }
             }
             if let Some(e) = bad {
-                return finish_partial(rec, obs, FailureKind::BadResponse, e);
+                return finish_partial(rec, obs, tok, FailureKind::BadResponse, e);
             }
         } else {
             let body = tokio::select! {
                 biased;
                 _ = &mut cancelled => {
                     rec.done_ns = clock.now_ns();
-                    return finish_partial(rec, obs, FailureKind::Cancelled, "stopped by the user".into());
+                    return finish_partial(rec, obs, tok, FailureKind::Cancelled, "stopped by the user".into());
                 }
                 _ = &mut timeout => {
                     rec.done_ns = clock.now_ns();
-                    return finish_partial(rec, obs, FailureKind::Timeout, "timed out reading the response body".into());
+                    return finish_partial(rec, obs, tok, FailureKind::Timeout, "timed out reading the response body".into());
                 }
                 b = resp.bytes() => b,
             };
@@ -285,13 +301,14 @@ impl Client {
             match body {
                 Ok(b) => {
                     if let Err(e) = api.on_body(&b, &mut obs) {
-                        return finish_partial(rec, obs, FailureKind::BadResponse, e);
+                        return finish_partial(rec, obs, tok, FailureKind::BadResponse, e);
                     }
                 }
                 Err(e) => {
                     return finish_partial(
                         rec,
                         obs,
+                        tok,
                         FailureKind::StreamBroken,
                         format!("connection lost reading the body: {}", error_chain(&e)),
                     )
@@ -300,7 +317,7 @@ impl Client {
         }
 
         if let Some(msg) = obs.server_error.clone() {
-            return finish_partial(rec, obs, FailureKind::ServerError, msg);
+            return finish_partial(rec, obs, tok, FailureKind::ServerError, msg);
         }
         if !obs.is_complete(api) {
             let detail = if obs.done_marker {
@@ -308,15 +325,15 @@ impl Client {
             } else {
                 "stream ended before the response was complete"
             };
-            return finish_partial(rec, obs, FailureKind::StreamBroken, detail.into());
+            return finish_partial(rec, obs, tok, FailureKind::StreamBroken, detail.into());
         }
-        apply_observation(&mut rec, obs);
+        apply_observation(&mut rec, obs, tok);
         rec
     }
 }
 
 /// Copy counts from what the server said into the record and choose the token source.
-fn apply_observation(rec: &mut RequestRecord, obs: Observation) {
+fn apply_observation(rec: &mut RequestRecord, obs: Observation, tok: Option<&Tokenizer>) {
     rec.prompt_tokens = obs.prompt_tokens;
     rec.cached_tokens = obs.cached_tokens;
     rec.finish_reason = obs.finish_reason;
@@ -325,6 +342,11 @@ fn apply_observation(rec: &mut RequestRecord, obs: Observation) {
         Some(n) => {
             rec.output_tokens = Some(n);
             rec.token_source = TokenSource::Usage;
+        }
+        None if tok.is_some() && obs.text.as_deref().is_some_and(|t| !t.is_empty()) => {
+            let text = obs.text.as_deref().unwrap_or_default();
+            rec.output_tokens = tok.map(|t| t.count(text) as u64);
+            rec.token_source = TokenSource::Tokenizer;
         }
         None if !rec.content_ns.is_empty() => {
             rec.output_tokens = Some(rec.content_ns.len() as u64);
@@ -337,10 +359,11 @@ fn apply_observation(rec: &mut RequestRecord, obs: Observation) {
 fn finish_partial(
     mut rec: RequestRecord,
     obs: Observation,
+    tok: Option<&Tokenizer>,
     kind: FailureKind,
     detail: String,
 ) -> RequestRecord {
-    apply_observation(&mut rec, obs);
+    apply_observation(&mut rec, obs, tok);
     rec.error = Some(Failure {
         kind,
         http_status: None,

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod dataset;
 pub mod report;
 pub mod run;
 pub mod session;
@@ -27,6 +28,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(a) => compare::compare(a).await,
         Command::Check(a) => check::check(a).await,
         Command::Report(a) => report::report(a),
+        Command::Dataset(a) => dataset::dataset(a),
         Command::Schema => {
             println!("{}", crate::report::json_schema());
             Ok(ExitCode::SUCCESS)

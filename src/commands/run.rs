@@ -25,7 +25,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     positive("--max-tokens", args.max_tokens as u64)?;
     let requirements = validate_output(&args.out)?;
     let quiet = args.out.quiet;
-    let s = Session::open(
+    let mut s = Session::open(
         &args.target,
         &MonitorArgs::default(),
         args.stream,
@@ -54,8 +54,8 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         args.max_tokens,
         args.stream,
         !args.target.no_include_usage,
-    );
-    let config = json!({
+    )?;
+    let mut config = json!({
         "runs": args.runs,
         "warmup": args.warmup,
         "max_tokens": args.max_tokens,
@@ -138,6 +138,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     )
     .await;
     records.extend(recs);
+    super::session::annotate(&mut config, &workload, &records);
     Ok(s.finish("run", config, records, &requirements, Vec::new())
         .await)
 }

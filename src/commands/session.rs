@@ -18,7 +18,7 @@ use crate::report::{self, console, BenchResult, Level, Tool, SCHEMA};
 use crate::scheduler::{Live, Stop};
 use crate::sink::Sink;
 use crate::target::{self, Target};
-use crate::workload::{run_nonce, BodyOptions, BuiltinWorkload};
+use crate::workload::{BodyOptions, DatasetSpec, Workload};
 
 /// Exit code of a run stopped with Ctrl-C (partial results are still reported).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -113,18 +113,19 @@ impl Session {
         self.monitor.shared()
     }
 
-    /// The built-in workload for this target.
+    /// The workload for this target, from `--dataset` and friends. A tokenizer named with
+    /// `--tokenizer` also counts output tokens when the server reports no usage.
     pub fn workload(
-        &self,
+        &mut self,
         req: &RequestArgs,
         max_tokens: u32,
         stream: bool,
         include_usage: bool,
-    ) -> BuiltinWorkload {
-        BuiltinWorkload {
-            size: req.prompt,
-            nonce: (!req.warm_cache).then(run_nonce),
-            opts: BodyOptions {
+    ) -> anyhow::Result<Workload> {
+        let spec = dataset_spec(req);
+        let w = Workload::build(
+            &spec,
+            BodyOptions {
                 api: self.target.info.api,
                 model: self.target.info.model.clone(),
                 max_tokens,
@@ -133,7 +134,11 @@ impl Session {
                 ignore_eos: req.ignore_eos,
                 include_usage,
             },
+        )?;
+        if req.tokenizer.is_some() {
+            self.target.client.set_tokenizer(w.tokenizer.clone());
         }
+        Ok(w)
     }
 
     /// Summarize the records into a result and stop the target.
@@ -254,4 +259,28 @@ pub fn positive(name: &str, v: u64) -> anyhow::Result<()> {
         bail!("{name} must be at least 1");
     }
     Ok(())
+}
+
+pub fn dataset_spec(req: &RequestArgs) -> DatasetSpec {
+    DatasetSpec {
+        dataset: req.dataset.clone(),
+        prompt: Some(req.prompt),
+        input_tokens: req.input_tokens,
+        input_stddev: req.input_stddev,
+        output_tokens: req.output_tokens,
+        output_stddev: req.output_stddev,
+        prefix_tokens: req.prefix_tokens,
+        prefix_groups: req.prefix_groups,
+        turns: req.turns,
+        tokenizer: req.tokenizer.clone(),
+        seed: req.seed,
+        warm_cache: req.warm_cache,
+    }
+}
+
+/// Record the dataset (name, parameters, seed, tokenizer, hash of the bodies sent) in a config.
+pub fn annotate(config: &mut serde_json::Value, w: &Workload, records: &[RequestRecord]) {
+    let mut ids: Vec<u64> = records.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    config["dataset"] = w.describe(ids);
 }

@@ -32,6 +32,8 @@ pub fn config_from_args(a: &SimArgs) -> SimConfig {
     c.request_timeout_ms = a.request_timeout.map(|d: Duration| d.as_millis() as u64);
     c.eos_prob = a.eos_prob;
     c.seed = a.seed;
+    c.tokenizer = a.tokenizer.clone();
+    c.prefix_caching = a.prefix_caching;
     c.faults.error_rate = a.error_rate;
     c.faults.error_status = a.error_status;
     c.faults.stall_ms = a.stall_ms;

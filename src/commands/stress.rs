@@ -204,7 +204,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
     let requirements = validate_output(&args.out)?;
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
-    let s = Session::open(
+    let mut s = Session::open(
         &args.target,
         &args.monitor,
         stream,
@@ -231,7 +231,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
         args.max_tokens,
         stream,
         !args.target.no_include_usage,
-    );
+    )?;
     let levels_planned = ((args.max_rate - args.start_rate) / args.step).floor() as u64 + 1;
     if !quiet {
         eprintln!(
@@ -262,7 +262,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             rate,
             arrival: args.arrival,
             burstiness: 1.0,
-            seed: args.seed.wrapping_add(li as u64),
+            seed: workload.seed.wrapping_add(li as u64),
             max_concurrency: Some(args.max_concurrency),
             duration: args.step_duration,
             warmup: Warmup::Count(0),
@@ -354,14 +354,15 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             }
         }
     };
-    let config = json!({
+    let mut config = json!({
         "start_rate": args.start_rate, "step": args.step, "step_duration_s": args.step_duration.as_secs_f64(),
         "max_rate": args.max_rate, "max_concurrency": args.max_concurrency,
         "failure_threshold": args.failure_threshold, "max_duration_s": args.max_duration.as_secs_f64(),
-        "max_tokens": args.max_tokens, "arrival": args.arrival, "seed": args.seed, "stream": stream,
+        "max_tokens": args.max_tokens, "arrival": args.arrival, "seed": workload.seed, "stream": stream,
         "memory_limit_mb": memory_limit_mb, "cpu_limit_cores": cores, "prompt": args.request.prompt,
         "prompt_prefix_nonce": workload.nonce,
     });
+    super::session::annotate(&mut config, &workload, &records);
     let mut result = s
         .finish("stress", config, records, &requirements, levels)
         .await;

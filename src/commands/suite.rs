@@ -140,33 +140,29 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
             targs.sim_profile = p;
         }
         let max_tokens = tier.max_tokens.unwrap_or(args.max_tokens);
-        let request = RequestArgs {
-            prompt: tier.prompt.unwrap_or(args.prompt),
-            temperature: None,
-            ignore_eos: false,
-            warm_cache: false,
-        };
+        let request = RequestArgs::builtin(tier.prompt.unwrap_or(args.prompt));
         let params = json!({"model": tier.model, "url": targs.url, "api": targs.api, "max_tokens": max_tokens, "prompt": request.prompt});
         if !quiet {
             eprintln!("\nBenchmarking {} tier: {}", tier.name, tier.model);
         }
-        let s = match Session::open(&targs, &MonitorArgs::default(), args.stream, 1, quiet).await {
-            Ok(s) => s,
-            Err(e) => {
-                if !quiet {
-                    eprintln!("  Error: {e:#}");
+        let mut s =
+            match Session::open(&targs, &MonitorArgs::default(), args.stream, 1, quiet).await {
+                Ok(s) => s,
+                Err(e) => {
+                    if !quiet {
+                        eprintln!("  Error: {e:#}");
+                    }
+                    levels.push(Level {
+                        name: tier.name.clone(),
+                        params,
+                        summary: Summary::from_records(&[]),
+                        target: None,
+                        error: Some(format!("{e:#}")),
+                    });
+                    continue;
                 }
-                levels.push(Level {
-                    name: tier.name.clone(),
-                    params,
-                    summary: Summary::from_records(&[]),
-                    target: None,
-                    error: Some(format!("{e:#}")),
-                });
-                continue;
-            }
-        };
-        let workload = s.workload(&request, max_tokens, args.stream, !targs.no_include_usage);
+            };
+        let workload = s.workload(&request, max_tokens, args.stream, !targs.no_include_usage)?;
         let mut tier_records = Vec::new();
         for (first_id, count, warmup) in [(0, args.warmup, true), (args.warmup, args.runs, false)] {
             if count == 0 {

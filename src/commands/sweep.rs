@@ -35,7 +35,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
     let top = *args.concurrency.iter().max().unwrap_or(&1);
-    let s = Session::open(&args.target, &args.monitor, stream, top, quiet)
+    let mut s = Session::open(&args.target, &args.monitor, stream, top, quiet)
         .await?
         .with_sink(&args.out, "sweep")?;
     let workload = s.workload(
@@ -43,7 +43,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
         args.max_tokens,
         stream,
         !args.target.no_include_usage,
-    );
+    )?;
     let total: u64 = args
         .concurrency
         .iter()
@@ -108,7 +108,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
         records.extend(level_records);
     }
     progress.finish().await;
-    let config = json!({
+    let mut config = json!({
         "concurrency": args.concurrency,
         "runs": args.runs,
         "warmup": args.warmup,
@@ -121,6 +121,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
         "prompt_prefix_nonce": workload.nonce,
         "api": args.target.api,
     });
+    super::session::annotate(&mut config, &workload, &records);
     Ok(s.finish("sweep", config, records, &requirements, levels)
         .await)
 }

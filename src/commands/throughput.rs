@@ -46,7 +46,7 @@ pub fn plan(args: &ThroughputArgs) -> anyhow::Result<OpenLoop> {
         rate: args.rate,
         arrival: args.arrival,
         burstiness: args.burstiness,
-        seed: args.seed,
+        seed: 0, // set from the workload's seed
         max_concurrency: args.max_concurrency,
         duration: args.duration,
         warmup,
@@ -58,14 +58,14 @@ pub fn plan(args: &ThroughputArgs) -> anyhow::Result<OpenLoop> {
 }
 
 pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
-    let plan = plan(args)?;
+    let mut plan = plan(args)?;
     let requirements = validate_output(&args.out)?;
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
     let pool = args
         .max_concurrency
         .unwrap_or_else(|| (args.rate * 4.0).clamp(16.0, 4096.0) as usize);
-    let s = Session::open(&args.target, &args.monitor, stream, pool, quiet)
+    let mut s = Session::open(&args.target, &args.monitor, stream, pool, quiet)
         .await?
         .with_sink(&args.out, "throughput")?;
     let warm_s = match plan.warmup {
@@ -88,12 +88,13 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
         args.max_tokens,
         stream,
         !args.target.no_include_usage,
-    );
-    let config = json!({
+    )?;
+    plan.seed = workload.seed;
+    let mut config = json!({
         "rate": args.rate,
         "arrival": args.arrival,
         "burstiness": args.burstiness,
-        "seed": args.seed,
+        "seed": workload.seed,
         "duration_s": args.duration.as_secs_f64(),
         "warmup": plan.warmup,
         "max_concurrency": args.max_concurrency,
@@ -127,6 +128,7 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
     )
     .await;
     progress.finish().await;
+    super::session::annotate(&mut config, &workload, &records);
     Ok(
         s.finish("throughput", config, records, &requirements, Vec::new())
             .await,

@@ -18,7 +18,7 @@ use crate::report::progress::{Progress, Span};
 use crate::report::{console, BenchResult, Level};
 use crate::scheduler::{closed_loop, ClosedLoop};
 use crate::target;
-use crate::workload::{BuiltinWorkload, PromptSize};
+use crate::workload::{PromptSize, Workload};
 
 use super::compare::{compare_records, Comparison};
 use super::session::{conclude, Session};
@@ -78,7 +78,7 @@ fn run_cmd(cmd: &str, phase: &str) -> anyhow::Result<()> {
 #[derive(Clone, Copy)]
 struct Arm<'a> {
     client: &'a Client,
-    workload: &'a BuiltinWorkload,
+    workload: &'a Workload,
     /// 0 baseline, 1 treatment (A/B only).
     level: Option<u32>,
 }
@@ -125,16 +125,15 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     let requirements = ttft_targets(&args.out.targets, "--target")?;
     ttft_targets(&args.stretch, "--stretch")?;
     let quiet = args.out.quiet;
-    let s = Session::open(&args.target, &args.monitor, true, 1, quiet)
+    let mut s = Session::open(&args.target, &args.monitor, true, 1, quiet)
         .await?
         .with_sink(&args.out, "ttft")?;
     let req = RequestArgs {
-        prompt: PromptSize::Mixed,
         temperature: Some(args.temperature),
-        ignore_eos: false,
         warm_cache: args.warm_cache,
+        ..RequestArgs::builtin(PromptSize::Mixed)
     };
-    let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage);
+    let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage)?;
     let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
     let base_arm = Arm {
         client: &s.target.client,
@@ -162,13 +161,8 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
         if !quiet {
             eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
         }
-        let wb = BuiltinWorkload {
-            opts: crate::workload::BodyOptions {
-                model: b.info.model.clone(),
-                ..workload.opts.clone()
-            },
-            ..workload.clone()
-        };
+        let mut wb = workload.clone();
+        wb.opts.model = b.info.model.clone();
         treatment_url = Some(b.info.url.clone());
         let treat_arm = Arm {
             client: &b.client,
@@ -246,12 +240,13 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     let mut records = a;
     records.extend(b);
     records.sort_by_key(|r| r.id);
-    let config = json!({
+    let mut config = json!({
         "samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "prompt": "mixed", "warm_cache": args.warm_cache,
         "prompt_prefix_nonce": workload.nonce, "compare_url": treatment_url,
         "baseline_cmd": args.baseline_cmd, "treatment_cmd": args.treatment_cmd,
     });
+    super::session::annotate(&mut config, &workload, &records);
     let mut result = s.finish("ttft", config, records, &[], levels).await;
     result.summary = judged;
     result.targets = outcomes;

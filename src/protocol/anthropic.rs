@@ -130,9 +130,18 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String>
             }
         }
         StreamEvent::ContentBlockDelta { delta } => {
-            let n = delta.text.as_deref().map_or(0, str::len)
-                + delta.thinking.as_deref().map_or(0, str::len)
-                + delta.partial_json.as_deref().map_or(0, str::len);
+            let mut n = 0;
+            for s in [
+                delta.text.as_deref(),
+                delta.thinking.as_deref(),
+                delta.partial_json.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                n += s.len();
+                obs.push_text(s);
+            }
             if n > 0 {
                 obs.output_chars += n as u64;
                 return Ok(true);
@@ -177,6 +186,7 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
         for key in ["text", "thinking"] {
             if let Some(t) = block.get(key).and_then(|t| t.as_str()) {
                 obs.output_chars += t.len() as u64;
+                obs.push_text(t);
             }
         }
     }

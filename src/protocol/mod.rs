@@ -75,9 +75,17 @@ pub struct Observation {
     /// An error the server reported inside a 2xx response (an `error` event or field).
     pub server_error: Option<String>,
     pub server_timings: Option<ServerTimings>,
+    /// The generated text, collected only when `Some` (a tokenizer will count it).
+    pub text: Option<String>,
 }
 
 impl Observation {
+    fn push_text(&mut self, s: &str) {
+        if let Some(t) = &mut self.text {
+            t.push_str(s);
+        }
+    }
+
     /// The response ended as the protocol says a finished response ends.
     pub fn is_complete(&self, api: Api) -> bool {
         match api {

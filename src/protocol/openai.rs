@@ -142,12 +142,18 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String>
     let mut content = false;
     for c in &chunk.choices {
         let mut n = 0usize;
-        if let Some(d) = &c.delta {
-            n += d.content.as_deref().map_or(0, str::len);
-            n += d.reasoning_content.as_deref().map_or(0, str::len);
-            n += d.reasoning.as_deref().map_or(0, str::len);
+        let parts = [
+            c.delta.as_ref().and_then(|d| d.content.as_deref()),
+            c.delta
+                .as_ref()
+                .and_then(|d| d.reasoning_content.as_deref()),
+            c.delta.as_ref().and_then(|d| d.reasoning.as_deref()),
+            c.text.as_deref(),
+        ];
+        for s in parts.into_iter().flatten() {
+            n += s.len();
+            obs.push_text(s);
         }
-        n += c.text.as_deref().map_or(0, str::len);
         if n > 0 {
             content = true;
             obs.output_chars += n as u64;
@@ -177,10 +183,17 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
     }
     obs.server_timings = r.timings;
     for c in &r.choices {
-        let mut n = c.text.as_deref().map_or(0, str::len);
-        if let Some(m) = &c.message {
-            n += m.content.as_deref().map_or(0, str::len);
-            n += m.reasoning_content.as_deref().map_or(0, str::len);
+        let mut n = 0;
+        let parts = [
+            c.text.as_deref(),
+            c.message.as_ref().and_then(|m| m.content.as_deref()),
+            c.message
+                .as_ref()
+                .and_then(|m| m.reasoning_content.as_deref()),
+        ];
+        for s in parts.into_iter().flatten() {
+            n += s.len();
+            obs.push_text(s);
         }
         obs.output_chars += n as u64;
         if let Some(f) = &c.finish_reason {

@@ -88,6 +88,13 @@ pub struct SimConfig {
     /// Per-token probability of ending early with `stop` (unless the request sets ignore_eos).
     pub eos_prob: f64,
     pub seed: u64,
+    /// Count prompt tokens with this tokenizer (cl100k_base, o200k_base, a tokenizer.json);
+    /// None: one token per 4 bytes.
+    #[serde(default)]
+    pub tokenizer: Option<String>,
+    /// Reuse the prefill of prompt prefixes seen before (64-byte blocks).
+    #[serde(default)]
+    pub prefix_caching: bool,
     pub faults: Faults,
 }
 
@@ -113,6 +120,8 @@ impl SimConfig {
             request_timeout_ms: None,
             eos_prob: 0.0,
             seed: 0,
+            tokenizer: None,
+            prefix_caching: false,
             faults: Faults {
                 error_status: 500,
                 ..Faults::default()
@@ -247,13 +256,14 @@ pub async fn start(
         .name("llmbench-sim-engine".into())
         .spawn(move || engine.run())
         .context("starting the simulator's engine thread")?;
-    let state = Arc::new(routes::AppState::new(
-        cfg.clone(),
-        stats.clone(),
-        tx,
-        shutdown.clone(),
-        crash,
-    ));
+    let tokenizer = match &cfg.tokenizer {
+        Some(t) => Some(crate::workload::Tokenizer::load(t)?),
+        None => None,
+    };
+    let state = Arc::new(
+        routes::AppState::new(cfg.clone(), stats.clone(), tx, shutdown.clone(), crash)
+            .with_tokenizer(tokenizer),
+    );
     let app = routes::router(state);
     let task = tokio::spawn(accept_loop(listener, app, shutdown.clone()));
     Ok(SimHandle {

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Admission, Finish, Submit, Token, VOCAB};
 use super::{next, CrashMode, SimConfig, SimStats};
 use crate::protocol::Api;
+use crate::workload::Tokenizer;
 
 pub struct AppState {
     cfg: Arc<SimConfig>,
@@ -33,9 +34,55 @@ pub struct AppState {
     crash: CrashMode,
     ids: AtomicU64,
     created: u64,
+    tokenizer: Option<Arc<Tokenizer>>,
+    prefix_cache: Option<std::sync::Mutex<PrefixCache>>,
+}
+
+/// Prompt prefixes seen, as chained hashes of 64-byte blocks: a request's cached part is its
+/// longest run of leading blocks seen before (vLLM's automatic prefix caching, by bytes).
+#[derive(Default)]
+pub struct PrefixCache {
+    blocks: std::collections::HashSet<u64>,
+}
+
+impl PrefixCache {
+    const BLOCK: usize = 64;
+    const MAX_BLOCKS: usize = 1 << 21;
+
+    /// Bytes of `text` served from the cache; then remember all of its blocks.
+    pub fn lookup_insert(&mut self, text: &str) -> usize {
+        if self.blocks.len() > Self::MAX_BLOCKS {
+            self.blocks.clear();
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut hit = 0;
+        let mut missed = false;
+        for block in text.as_bytes().chunks(Self::BLOCK) {
+            if block.len() < Self::BLOCK {
+                break; // only full blocks are cached
+            }
+            for b in block {
+                h ^= *b as u64;
+                h = h.wrapping_mul(0x100_0000_01b3);
+            }
+            if !missed && self.blocks.contains(&h) {
+                hit += Self::BLOCK;
+            } else {
+                missed = true;
+                self.blocks.insert(h);
+            }
+        }
+        hit
+    }
 }
 
 impl AppState {
+    /// Count prompt tokens with this tokenizer (the sim's `--tokenizer`).
+    pub fn with_tokenizer(mut self, t: Option<Arc<Tokenizer>>) -> AppState {
+        self.tokenizer = t;
+        self
+    }
+
     pub fn new(
         cfg: Arc<SimConfig>,
         stats: Arc<SimStats>,
@@ -43,6 +90,7 @@ impl AppState {
         shutdown: CancellationToken,
         crash: CrashMode,
     ) -> AppState {
+        let cfg_prefix = cfg.prefix_caching;
         AppState {
             cfg,
             stats,
@@ -51,6 +99,8 @@ impl AppState {
             crash,
             ids: AtomicU64::new(1),
             created: chrono::Utc::now().timestamp().max(0) as u64,
+            tokenizer: None,
+            prefix_cache: cfg_prefix.then(|| std::sync::Mutex::new(PrefixCache::default())),
         }
     }
 }
@@ -172,16 +222,23 @@ fn error_response(api: Api, status: StatusCode, kind: &str, message: &str) -> Re
 #[derive(Debug)]
 struct Gen {
     model: String,
+    /// The prompt's text (messages joined), for the prefix cache.
+    prompt_text: String,
     prompt_tokens: u32,
+    /// Prompt tokens served from the prefix cache.
+    cached_tokens: u32,
     max_tokens: u32,
     stream: bool,
     include_usage: bool,
     ignore_eos: bool,
 }
 
-/// A rough token count for prompt text: one token per 4 bytes, at least one.
-fn count_tokens(text: &str) -> u32 {
-    (text.len() as u32).div_ceil(4).max(1)
+/// Prompt tokens: exact under `--tokenizer`, else one per 4 bytes (at least one).
+fn count_tokens(tok: Option<&Tokenizer>, text: &str) -> u32 {
+    match tok {
+        Some(t) => t.count(text) as u32,
+        None => (text.len() as u32).div_ceil(4).max(1),
+    }
 }
 
 fn text_of(content: &Value) -> String {
@@ -196,7 +253,7 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn parse_request(api: Api, body: &[u8]) -> Result<Gen, String> {
+fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<Gen, String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("request body must be a JSON object")?;
@@ -206,6 +263,7 @@ fn parse_request(api: Api, body: &[u8]) -> Result<Gen, String> {
         .filter(|m| !m.is_empty())
         .ok_or("model: field required")?
         .to_string();
+    let mut texts: Vec<String> = Vec::new();
     let prompt_tokens = match api {
         Api::Chat | Api::Messages => {
             let msgs = obj
@@ -218,18 +276,31 @@ fn parse_request(api: Api, body: &[u8]) -> Result<Gen, String> {
                 let content = m
                     .get("content")
                     .ok_or("messages: every message needs content")?;
-                n += count_tokens(&text_of(content)) + 3; // role and template tokens
+                let t = text_of(content);
+                n += count_tokens(tok, &t) + 3; // role and template tokens
+                texts.push(t);
             }
             if let Some(system) = obj.get("system") {
-                n += count_tokens(&text_of(system));
+                let t = text_of(system);
+                n += count_tokens(tok, &t);
+                texts.insert(0, t);
             }
             n
         }
         Api::Completions => match obj.get("prompt") {
-            Some(Value::String(p)) => count_tokens(p),
-            Some(Value::Array(ps)) if !ps.is_empty() => {
-                ps.iter().map(|p| count_tokens(&text_of(p))).sum()
+            Some(Value::String(p)) => {
+                texts.push(p.clone());
+                count_tokens(tok, p)
             }
+            Some(Value::Array(ps)) if !ps.is_empty() => ps
+                .iter()
+                .map(|p| {
+                    let t = text_of(p);
+                    let n = count_tokens(tok, &t);
+                    texts.push(t);
+                    n
+                })
+                .sum(),
             _ => return Err("prompt: field required".into()),
         },
     };
@@ -255,7 +326,9 @@ fn parse_request(api: Api, body: &[u8]) -> Result<Gen, String> {
         .unwrap_or(false);
     Ok(Gen {
         model,
+        prompt_text: texts.join("\n"),
         prompt_tokens,
+        cached_tokens: 0,
         max_tokens,
         stream,
         include_usage,
@@ -288,7 +361,7 @@ async fn generate(s: Shared, api: Api, body: Bytes) -> Response {
 }
 
 async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
-    let req = match parse_request(api, &body) {
+    let mut req = match parse_request(api, &body, s.tokenizer.as_deref()) {
         Ok(r) => r,
         Err(msg) => {
             return error_response(api, StatusCode::BAD_REQUEST, "invalid_request_error", &msg)
@@ -307,6 +380,14 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
     }
     let malformed = cfg.faults.malformed_rate > 0.0 && rng.gen::<f64>() < cfg.faults.malformed_rate;
 
+    if let Some(cache) = &s.prefix_cache {
+        let total = req.prompt_text.len().max(1) as u64;
+        let hit = cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup_insert(&req.prompt_text) as u64;
+        req.cached_tokens = (req.prompt_tokens as u64 * hit / total) as u32;
+    }
     if s.stats.waiting.fetch_add(1, Ordering::Relaxed) >= cfg.queue_limit as u64 {
         s.stats.waiting.fetch_sub(1, Ordering::Relaxed);
         let kind = if api == Api::Messages {
@@ -323,7 +404,8 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
     }
     let (reply, admitted) = oneshot::channel();
     let submit = Submit {
-        prompt_tokens: req.prompt_tokens,
+        // Cached prompt tokens need no prefill; the last one is always computed.
+        prompt_tokens: (req.prompt_tokens - req.cached_tokens).max(1),
         max_tokens: req.max_tokens,
         ignore_eos: req.ignore_eos,
         seed,
@@ -405,6 +487,7 @@ struct Wire {
     created: u64,
     model_json: String,
     prompt_tokens: u32,
+    cached_tokens: u32,
     include_usage: bool,
     /// Everything of a token chunk before the JSON string of its text.
     head: String,
@@ -465,6 +548,7 @@ impl Wire {
             created,
             model_json,
             prompt_tokens: req.prompt_tokens,
+            cached_tokens: req.cached_tokens,
             include_usage: req.include_usage,
             head,
             tail,
@@ -484,7 +568,7 @@ impl Wire {
                 let v = json!({"type": "message_start", "message": {"id": self.id, "type": "message", "role": "assistant",
                     "content": [], "model": serde_json::from_str::<Value>(&self.model_json).unwrap_or(Value::Null),
                     "stop_reason": null, "stop_sequence": null,
-                    "usage": {"input_tokens": self.prompt_tokens, "output_tokens": 1}}});
+                    "usage": {"input_tokens": self.prompt_tokens - self.cached_tokens, "cache_read_input_tokens": self.cached_tokens, "output_tokens": 1}}});
                 sse(buf, Some("message_start"), &v);
                 sse(
                     buf,
@@ -513,7 +597,7 @@ impl Wire {
         let model: Value = serde_json::from_str(&self.model_json).unwrap_or(Value::Null);
         let reason = finish_name(self.api, f);
         let usage = json!({"prompt_tokens": self.prompt_tokens, "completion_tokens": output,
-            "total_tokens": self.prompt_tokens + output, "prompt_tokens_details": {"cached_tokens": 0}});
+            "total_tokens": self.prompt_tokens + output, "prompt_tokens_details": {"cached_tokens": self.cached_tokens}});
         match self.api {
             Api::Chat | Api::Completions => {
                 let (object, choice) = if self.api == Api::Chat {
@@ -562,7 +646,7 @@ impl Wire {
         let model: Value = serde_json::from_str(&self.model_json).unwrap_or(Value::Null);
         let reason = finish_name(self.api, f);
         let usage = json!({"prompt_tokens": self.prompt_tokens, "completion_tokens": output,
-            "total_tokens": self.prompt_tokens + output, "prompt_tokens_details": {"cached_tokens": 0}});
+            "total_tokens": self.prompt_tokens + output, "prompt_tokens_details": {"cached_tokens": self.cached_tokens}});
         match self.api {
             Api::Chat => {
                 json!({"id": self.id, "object": "chat.completion", "created": self.created, "model": model,
@@ -576,7 +660,7 @@ impl Wire {
             Api::Messages => {
                 json!({"id": self.id, "type": "message", "role": "assistant", "model": model,
                 "content": [{"type": "text", "text": text}], "stop_reason": reason, "stop_sequence": null,
-                "usage": {"input_tokens": self.prompt_tokens, "output_tokens": output}})
+                "usage": {"input_tokens": self.prompt_tokens - self.cached_tokens, "cache_read_input_tokens": self.cached_tokens, "output_tokens": output}})
             }
         }
     }
@@ -736,34 +820,36 @@ async fn whole_response(
 mod tests {
     use super::*;
 
+    fn parse(api: Api, body: &[u8]) -> Result<Gen, String> {
+        parse_request(api, body, None)
+    }
+
     #[test]
     fn missing_fields_are_named() {
-        assert!(parse_request(
+        assert!(parse(
             Api::Chat,
             br#"{"messages":[{"role":"user","content":"x"}]}"#
         )
         .unwrap_err()
         .contains("model"));
-        assert!(parse_request(Api::Chat, br#"{"model":"m"}"#)
+        assert!(parse(Api::Chat, br#"{"model":"m"}"#)
             .unwrap_err()
             .contains("messages"));
-        assert!(parse_request(Api::Completions, br#"{"model":"m"}"#)
+        assert!(parse(Api::Completions, br#"{"model":"m"}"#)
             .unwrap_err()
             .contains("prompt"));
-        assert!(parse_request(
+        assert!(parse(
             Api::Messages,
             br#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#
         )
         .unwrap_err()
         .contains("max_tokens"));
-        assert!(parse_request(Api::Chat, b"{nope")
-            .unwrap_err()
-            .contains("JSON"));
+        assert!(parse(Api::Chat, b"{nope").unwrap_err().contains("JSON"));
     }
 
     #[test]
     fn request_options_are_read() {
-        let g = parse_request(
+        let g = parse(
             Api::Chat,
             br#"{"model":"m","messages":[{"role":"user","content":"abcdefgh"}],"max_tokens":7,"stream":true,"stream_options":{"include_usage":true},"ignore_eos":true}"#,
         )
@@ -775,7 +861,7 @@ mod tests {
 
     #[test]
     fn streamed_token_chunks_parse_with_the_clients_reader() {
-        let g = parse_request(
+        let g = parse(
             Api::Chat,
             br#"{"model":"m\"q","messages":[{"role":"user","content":"x"}]}"#,
         )

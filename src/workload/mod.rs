@@ -4,9 +4,21 @@
 //! latency. By default every request starts with a short unique prefix, so that a server's
 //! prefix cache cannot make a repeated prompt look fast; `--warm-cache` turns that off.
 
+pub mod dataset;
+pub mod tokenizer;
+mod words;
+
+use std::sync::Arc;
+
 use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+
+pub use dataset::{Content, Entry};
+pub use tokenizer::Tokenizer;
 
 use crate::protocol::Api;
 
@@ -81,11 +93,12 @@ pub fn prompts(size: PromptSize) -> Vec<&'static str> {
     }
 }
 
-/// Everything about a request body except its prompt. Fixed for a run.
+/// Everything about a request body except its content. Fixed for a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BodyOptions {
     pub api: Api,
     pub model: String,
+    /// Default output length (a dataset may set its own per request).
     pub max_tokens: u32,
     pub stream: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,21 +109,28 @@ pub struct BodyOptions {
 }
 
 /// Render one request body.
-pub fn render_body(opts: &BodyOptions, prompt: &str) -> Bytes {
+pub fn render_body(opts: &BodyOptions, content: &Content, max_tokens: u32) -> Bytes {
     let mut m = Map::new();
     m.insert("model".into(), Value::String(opts.model.clone()));
-    match opts.api {
-        Api::Chat | Api::Messages => {
-            m.insert(
-                "messages".into(),
-                json!([{"role": "user", "content": prompt}]),
-            );
+    match (opts.api, content) {
+        (Api::Chat | Api::Messages, Content::Prompt(p)) => {
+            m.insert("messages".into(), json!([{"role": "user", "content": p}]));
         }
-        Api::Completions => {
-            m.insert("prompt".into(), Value::String(prompt.to_string()));
+        (Api::Chat | Api::Messages, Content::Messages(msgs)) => {
+            m.insert("messages".into(), Value::Array(msgs.clone()));
+        }
+        (Api::Completions, Content::Prompt(p)) => {
+            m.insert("prompt".into(), Value::String(p.clone()));
+        }
+        (Api::Completions, Content::Messages(msgs)) => {
+            let text: Vec<&str> = msgs
+                .iter()
+                .filter_map(|v| v.get("content").and_then(Value::as_str))
+                .collect();
+            m.insert("prompt".into(), Value::String(text.join("\n\n")));
         }
     }
-    m.insert("max_tokens".into(), json!(opts.max_tokens));
+    m.insert("max_tokens".into(), json!(max_tokens));
     m.insert("stream".into(), Value::Bool(opts.stream));
     if let Some(t) = opts.temperature {
         m.insert("temperature".into(), json!(t));
@@ -124,27 +144,379 @@ pub fn render_body(opts: &BodyOptions, prompt: &str) -> Bytes {
     Bytes::from(Value::Object(m).to_string())
 }
 
-/// The built-in prompt set, rotated over the requests of a run.
-#[derive(Debug, Clone)]
-pub struct BuiltinWorkload {
-    pub size: PromptSize,
-    /// Unique per run; `None` sends prompts as they are (warm cache).
-    pub nonce: Option<String>,
-    pub opts: BodyOptions,
+/// A length drawn from a normal distribution, rounded, at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Len {
+    pub mean: f64,
+    pub stddev: f64,
 }
 
-impl BuiltinWorkload {
-    pub fn prompt(&self, i: u64) -> String {
-        let all = prompts(self.size);
-        let base = all[(i % all.len() as u64) as usize];
-        match &self.nonce {
-            Some(n) => format!("[{n}-{i}] {base}"),
-            None => base.to_string(),
+impl Len {
+    fn draw(&self, rng: &mut SmallRng) -> usize {
+        let v = match rand_distr::Normal::new(self.mean, self.stddev.max(0.0)) {
+            Ok(n) if self.stddev > 0.0 => n.sample(rng),
+            _ => self.mean,
+        };
+        v.round().max(1.0) as usize
+    }
+}
+
+/// Where requests come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The 15 built-in prompts of one size.
+    Builtin(PromptSize),
+    /// Prompts of an exact token length (normal around `input`), from real words.
+    Random { input: Len, output: Option<Len> },
+    /// A JSONL or ShareGPT file, cycled in order.
+    File {
+        path: String,
+        entries: Arc<Vec<Entry>>,
+    },
+    /// `groups` shared prefixes of `prefix_tokens`; request i uses prefix i % groups, then a
+    /// unique part of `input` tokens.
+    SharedPrefix {
+        prefix_tokens: usize,
+        groups: u64,
+        input: Len,
+        output: Option<Len>,
+        prefixes: Arc<Vec<String>>,
+    },
+    /// Conversations of `turns` turns; each request sends the history so far.
+    MultiTurn {
+        turns: u64,
+        input: Len,
+        output: Option<Len>,
+    },
+}
+
+/// How to build a workload (from the command line or a config file).
+#[derive(Debug, Clone, Default)]
+pub struct DatasetSpec {
+    /// `builtin`, `random`, `shared-prefix`, `multi-turn`, or a file path.
+    pub dataset: String,
+    pub prompt: Option<PromptSize>,
+    pub input_tokens: f64,
+    pub input_stddev: f64,
+    pub output_tokens: Option<f64>,
+    pub output_stddev: f64,
+    pub prefix_tokens: usize,
+    pub prefix_groups: u64,
+    pub turns: u64,
+    pub tokenizer: Option<String>,
+    pub seed: Option<u64>,
+    pub warm_cache: bool,
+}
+
+/// The requests of a run: request `i` is a pure function of the seed and `i`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub opts: BodyOptions,
+    pub source: Source,
+    pub seed: u64,
+    /// Unique per run (derived from `--seed` when given); `None` with `--warm-cache`.
+    pub nonce: Option<String>,
+    pub tokenizer: Option<Arc<Tokenizer>>,
+    words: Arc<Vec<&'static str>>,
+}
+
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Workload {
+    pub fn build(spec: &DatasetSpec, opts: BodyOptions) -> anyhow::Result<Workload> {
+        let seed = spec.seed.unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
+        });
+        let nonce = (!spec.warm_cache).then(|| match spec.seed {
+            Some(s) => format!("{:08x}", fnv1a(&s.to_le_bytes(), FNV_OFFSET) as u32),
+            None => run_nonce(),
+        });
+        let synthetic = !matches!(spec.dataset.as_str(), "" | "builtin");
+        let tokenizer = match (&spec.tokenizer, synthetic) {
+            (Some(t), _) => Some(Tokenizer::load(t)?),
+            (None, true) => Some(Tokenizer::load("cl100k_base")?),
+            (None, false) => None,
+        };
+        let words = Arc::new(
+            tokenizer
+                .as_deref()
+                .map(dataset::single_token_words)
+                .unwrap_or_default(),
+        );
+        let input = Len {
+            mean: spec.input_tokens,
+            stddev: spec.input_stddev,
+        };
+        let output = spec.output_tokens.map(|m| Len {
+            mean: m,
+            stddev: spec.output_stddev,
+        });
+        if synthetic
+            && matches!(
+                spec.dataset.as_str(),
+                "random" | "shared-prefix" | "multi-turn"
+            )
+        {
+            for (v, name) in [
+                (spec.input_tokens, "--input-tokens"),
+                (spec.output_tokens.unwrap_or(1.0), "--output-tokens"),
+            ] {
+                if v.is_nan() || v < 1.0 {
+                    anyhow::bail!("{name} must be at least 1");
+                }
+            }
+        }
+        let source = match spec.dataset.as_str() {
+            "" | "builtin" => Source::Builtin(spec.prompt.unwrap_or(PromptSize::Medium)),
+            "random" => Source::Random { input, output },
+            "shared-prefix" => {
+                if spec.prefix_groups == 0 || spec.prefix_tokens == 0 {
+                    anyhow::bail!("--prefix-groups and --prefix-tokens must be at least 1");
+                }
+                let tok = tokenizer
+                    .as_deref()
+                    .expect("synthetic datasets have a tokenizer");
+                let prefixes = (0..spec.prefix_groups)
+                    .map(|g| {
+                        let tag = match &nonce {
+                            Some(n) => format!("[{n}-g{g}]"),
+                            None => format!("[g{g}]"),
+                        };
+                        let mut rng = SmallRng::seed_from_u64(seed ^ 0xA5A5_0000 ^ g);
+                        dataset::exact_text(spec.prefix_tokens, &tag, tok, &words, &mut rng)
+                    })
+                    .collect();
+                Source::SharedPrefix {
+                    prefix_tokens: spec.prefix_tokens,
+                    groups: spec.prefix_groups,
+                    input,
+                    output,
+                    prefixes: Arc::new(prefixes),
+                }
+            }
+            "multi-turn" => {
+                if spec.turns == 0 {
+                    anyhow::bail!("--turns must be at least 1");
+                }
+                Source::MultiTurn {
+                    turns: spec.turns,
+                    input,
+                    output,
+                }
+            }
+            path => {
+                let entries = dataset::load(std::path::Path::new(path), tokenizer.as_deref())?;
+                Source::File {
+                    path: path.to_string(),
+                    entries: Arc::new(entries),
+                }
+            }
+        };
+        Ok(Workload {
+            opts,
+            source,
+            seed,
+            nonce,
+            tokenizer,
+            words,
+        })
+    }
+
+    /// The built-in prompts of one size, with the default unique prefix.
+    pub fn builtin(size: PromptSize, opts: BodyOptions) -> Workload {
+        Workload {
+            opts,
+            source: Source::Builtin(size),
+            seed: 0,
+            nonce: Some(run_nonce()),
+            tokenizer: None,
+            words: Arc::new(Vec::new()),
+        }
+    }
+
+    fn rng(&self, salt: u64, i: u64) -> SmallRng {
+        SmallRng::seed_from_u64(self.seed ^ salt ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn tag(&self, i: u64) -> String {
+        self.nonce
+            .as_ref()
+            .map(|n| format!("[{n}-{i}]"))
+            .unwrap_or_default()
+    }
+
+    fn text(&self, n: usize, prefix: &str, rng: &mut SmallRng) -> String {
+        let tok = self
+            .tokenizer
+            .as_deref()
+            .expect("synthetic datasets have a tokenizer");
+        dataset::exact_text(n, prefix, tok, &self.words, rng)
+    }
+
+    fn out_len(&self, output: &Option<Len>, rng: &mut SmallRng) -> u32 {
+        output.map_or(self.opts.max_tokens, |o| o.draw(rng) as u32)
+    }
+
+    /// Request `i`: its content and output length.
+    pub fn request(&self, i: u64) -> (Content, u32) {
+        match &self.source {
+            Source::Builtin(size) => {
+                let all = prompts(*size);
+                let base = all[(i % all.len() as u64) as usize];
+                let p = match &self.nonce {
+                    Some(n) => format!("[{n}-{i}] {base}"),
+                    None => base.to_string(),
+                };
+                (Content::Prompt(p), self.opts.max_tokens)
+            }
+            Source::Random { input, output } => {
+                let mut rng = self.rng(1, i);
+                let n = input.draw(&mut rng);
+                let out = self.out_len(output, &mut rng);
+                (Content::Prompt(self.text(n, &self.tag(i), &mut rng)), out)
+            }
+            Source::File { entries, .. } => {
+                let e = &entries[(i % entries.len() as u64) as usize];
+                let tag = self.tag(i);
+                let content = match (&e.content, tag.is_empty()) {
+                    (c, true) => c.clone(),
+                    (Content::Prompt(p), false) => Content::Prompt(format!("{tag} {p}")),
+                    (Content::Messages(m), false) => {
+                        let mut m = m.clone();
+                        if let Some(Value::String(s)) =
+                            m.first_mut().and_then(|x| x.get_mut("content"))
+                        {
+                            *s = format!("{tag} {s}");
+                        }
+                        Content::Messages(m)
+                    }
+                };
+                (content, e.max_tokens.unwrap_or(self.opts.max_tokens))
+            }
+            Source::SharedPrefix {
+                groups,
+                input,
+                output,
+                prefixes,
+                ..
+            } => {
+                let g = (i % groups) as usize;
+                let mut rng = self.rng(2, i);
+                let n = input.draw(&mut rng);
+                let out = self.out_len(output, &mut rng);
+                let suffix = self.text(n, &self.tag(i), &mut rng);
+                (Content::Prompt(format!("{}\n\n{suffix}", prefixes[g])), out)
+            }
+            Source::MultiTurn {
+                turns,
+                input,
+                output,
+            } => {
+                let (conv, turn) = (i / turns, i % turns);
+                let mut msgs = Vec::new();
+                for k in 0..=turn {
+                    // The history of a conversation is the same in each of its requests.
+                    let mut rng = self.rng(3, conv * 1_000_003 + k);
+                    let tag = if k == 0 {
+                        self.nonce
+                            .as_ref()
+                            .map(|n| format!("[{n}-c{conv}]"))
+                            .unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
+                    let n = input.draw(&mut rng);
+                    msgs.push(json!({"role": "user", "content": self.text(n, &tag, &mut rng)}));
+                    if k < turn {
+                        let a = self.out_len(output, &mut rng) as usize;
+                        msgs.push(
+                            json!({"role": "assistant", "content": self.text(a, "", &mut rng)}),
+                        );
+                    }
+                }
+                let mut rng = self.rng(4, i);
+                (Content::Messages(msgs), self.out_len(output, &mut rng))
+            }
         }
     }
 
     pub fn body(&self, i: u64) -> Bytes {
-        render_body(&self.opts, &self.prompt(i))
+        let (content, max_tokens) = self.request(i);
+        render_body(&self.opts, &content, max_tokens)
+    }
+
+    /// The prompt text of request `i` (tests, `dataset`).
+    pub fn prompt(&self, i: u64) -> String {
+        match self.request(i).0 {
+            Content::Prompt(p) => p,
+            Content::Messages(m) => m
+                .iter()
+                .filter_map(|v| v.get("content").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match &self.source {
+            Source::Builtin(_) => "builtin",
+            Source::Random { .. } => "random",
+            Source::File { path, .. } => path,
+            Source::SharedPrefix { .. } => "shared-prefix",
+            Source::MultiTurn { .. } => "multi-turn",
+        }
+    }
+
+    /// The dataset's name, parameters, seed and a hash of the bodies of requests `ids`.
+    pub fn describe(&self, ids: impl IntoIterator<Item = u64>) -> Value {
+        let mut h = FNV_OFFSET;
+        let mut n = 0u64;
+        for id in ids {
+            h = fnv1a(&self.body(id), h);
+            h = fnv1a(b"\n", h);
+            n += 1;
+        }
+        let params = match &self.source {
+            Source::Builtin(size) => json!({"prompt": size}),
+            Source::Random { input, output } => {
+                json!({"input_tokens": input, "output_tokens": output})
+            }
+            Source::File { entries, .. } => json!({"entries": entries.len()}),
+            Source::SharedPrefix {
+                prefix_tokens,
+                groups,
+                input,
+                output,
+                ..
+            } => {
+                json!({"prefix_tokens": prefix_tokens, "prefix_groups": groups, "input_tokens": input, "output_tokens": output})
+            }
+            Source::MultiTurn {
+                turns,
+                input,
+                output,
+            } => json!({"turns": turns, "input_tokens": input, "output_tokens": output}),
+        };
+        json!({
+            "name": self.name(),
+            "params": params,
+            "seed": self.seed,
+            "tokenizer": self.tokenizer.as_ref().map(|t| t.name()),
+            "prompt_prefix_nonce": self.nonce,
+            "requests": n,
+            "requests_hash": format!("fnv1a64:{h:016x}"),
+        })
     }
 }
 
@@ -176,6 +548,20 @@ mod tests {
         }
     }
 
+    fn spec(dataset: &str, seed: u64) -> DatasetSpec {
+        DatasetSpec {
+            dataset: dataset.into(),
+            input_tokens: 64.0,
+            input_stddev: 8.0,
+            output_tokens: Some(16.0),
+            prefix_tokens: 100,
+            prefix_groups: 3,
+            turns: 3,
+            seed: Some(seed),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn fifteen_distinct_prompts() {
         let mut all: Vec<&str> = [PromptSize::Short, PromptSize::Medium, PromptSize::Long]
@@ -193,29 +579,95 @@ mod tests {
 
     #[test]
     fn bodies_follow_each_dialect() {
-        let v: Value = serde_json::from_slice(&render_body(&opts(Api::Chat, true), "hi")).unwrap();
+        let p = Content::Prompt("hi".into());
+        let v: Value = serde_json::from_slice(&render_body(&opts(Api::Chat, true), &p, 9)).unwrap();
         assert_eq!(v["messages"][0]["content"], "hi");
         assert_eq!(v["stream_options"]["include_usage"], true);
         let v: Value =
-            serde_json::from_slice(&render_body(&opts(Api::Completions, false), "hi")).unwrap();
+            serde_json::from_slice(&render_body(&opts(Api::Completions, false), &p, 9)).unwrap();
         assert_eq!(v["prompt"], "hi");
         assert!(v.get("stream_options").is_none());
         let v: Value =
-            serde_json::from_slice(&render_body(&opts(Api::Messages, true), "hi")).unwrap();
-        assert_eq!(v["max_tokens"], 9);
+            serde_json::from_slice(&render_body(&opts(Api::Messages, true), &p, 3)).unwrap();
+        assert_eq!(v["max_tokens"], 3);
         assert!(v.get("stream_options").is_none());
     }
 
     #[test]
     fn unique_prefix_by_default_and_repeatable_when_warm() {
-        let mut w = BuiltinWorkload {
-            size: PromptSize::Short,
-            nonce: Some("abc".into()),
-            opts: opts(Api::Chat, false),
-        };
+        let mut w = Workload::builtin(PromptSize::Short, opts(Api::Chat, false));
+        w.nonce = Some("abc".into());
         assert_ne!(w.prompt(0), w.prompt(5));
         assert!(w.prompt(0).starts_with("[abc-0] "));
         w.nonce = None;
         assert_eq!(w.prompt(0), w.prompt(5));
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        for ds in ["random", "shared-prefix", "multi-turn"] {
+            let a = Workload::build(&spec(ds, 7), opts(Api::Chat, true)).unwrap();
+            let b = Workload::build(&spec(ds, 7), opts(Api::Chat, true)).unwrap();
+            let c = Workload::build(&spec(ds, 8), opts(Api::Chat, true)).unwrap();
+            for i in 0..6 {
+                assert_eq!(a.body(i), b.body(i), "{ds} {i}");
+                assert_ne!(a.body(i), c.body(i), "{ds} {i}");
+            }
+            assert_eq!(
+                a.describe(0..6)["requests_hash"],
+                b.describe(0..6)["requests_hash"]
+            );
+            assert_ne!(
+                a.describe(0..6)["requests_hash"],
+                c.describe(0..6)["requests_hash"]
+            );
+        }
+    }
+
+    #[test]
+    fn random_prompts_have_exactly_the_asked_token_count() {
+        let mut s = spec("random", 3);
+        s.input_stddev = 64.0;
+        s.input_tokens = 512.0;
+        let w = Workload::build(&s, opts(Api::Completions, true)).unwrap();
+        let tok = w.tokenizer.clone().unwrap();
+        let mut lens = Vec::new();
+        for i in 0..1000 {
+            let mut rng = w.rng(1, i);
+            let want = Len {
+                mean: 512.0,
+                stddev: 64.0,
+            }
+            .draw(&mut rng);
+            let p = w.prompt(i);
+            assert_eq!(tok.count(&p), want, "request {i}");
+            lens.push(want as f64);
+        }
+        let mean = lens.iter().sum::<f64>() / lens.len() as f64;
+        assert!((mean - 512.0).abs() < 8.0, "mean length {mean}");
+    }
+
+    #[test]
+    fn shared_prefix_groups_share_their_prefix_and_multi_turn_grows_history() {
+        let w = Workload::build(&spec("shared-prefix", 1), opts(Api::Chat, true)).unwrap();
+        let (p0, p3, p1) = (w.prompt(0), w.prompt(3), w.prompt(1));
+        let head = |p: &str| p.split("\n\n").next().unwrap().to_string();
+        assert_eq!(head(&p0), head(&p3));
+        assert_ne!(head(&p0), head(&p1));
+        assert_ne!(p0, p3);
+        let tok = w.tokenizer.clone().unwrap();
+        assert_eq!(tok.count(&head(&p0)), 100);
+
+        let w = Workload::build(&spec("multi-turn", 1), opts(Api::Chat, true)).unwrap();
+        let msgs = |i| match w.request(i).0 {
+            Content::Messages(m) => m,
+            _ => panic!(),
+        };
+        assert_eq!(msgs(0).len(), 1);
+        assert_eq!(msgs(1).len(), 3);
+        assert_eq!(msgs(2).len(), 5);
+        assert_eq!(msgs(2)[..3], msgs(1)[..], "the history repeats exactly");
+        assert_eq!(msgs(3).len(), 1, "a new conversation");
+        assert_ne!(msgs(3)[0], msgs(0)[0]);
     }
 }
