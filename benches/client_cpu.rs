@@ -19,7 +19,7 @@ use llmbench::client::{build_headers, Client, Endpoint};
 use llmbench::protocol::Api;
 use llmbench::record::Clock;
 use llmbench::scheduler::{closed_loop, ClosedLoop, Live, Stop};
-use llmbench::workload::{render_body, BodyOptions};
+use llmbench::workload::{render_body, BodyOptions, Content};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -92,7 +92,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         ignore_eos: true,
         include_usage: true,
     };
-    let body = render_body(&opts, "Measure the client, not the server.");
+    let body = render_body(&opts, &Content::Prompt("Measure the client, not the server.".into()), tokens);
 
     println!(
         "{:<18} {:>10} {:>10} {:>12} {:>14}",
