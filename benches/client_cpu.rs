@@ -92,7 +92,11 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         ignore_eos: true,
         include_usage: true,
     };
-    let body = render_body(&opts, &Content::Prompt("Measure the client, not the server.".into()), tokens);
+    let body = render_body(
+        &opts,
+        &Content::Prompt("Measure the client, not the server.".into()),
+        tokens,
+    );
 
     println!(
         "{:<18} {:>10} {:>10} {:>12} {:>14}",

@@ -141,11 +141,12 @@ impl Client {
             id,
             ..Default::default()
         };
-        let req = self
-            .http
-            .post(&self.url)
-            .headers(self.endpoint.headers.clone())
-            .body(body);
+        let request = || {
+            self.http
+                .post(&self.url)
+                .headers(self.endpoint.headers.clone())
+                .body(body.clone())
+        };
         rec.sent_ns = clock.now_ns();
         let deadline = self
             .endpoint
@@ -161,24 +162,36 @@ impl Client {
         let cancelled = cancel.cancelled();
         tokio::pin!(cancelled);
 
-        let resp = tokio::select! {
-            biased;
-            _ = &mut cancelled => return fail(rec, clock, FailureKind::Cancelled, None, "stopped before the response began".into()),
-            _ = &mut timeout => return fail(rec, clock, FailureKind::Timeout, None, "no response headers before the timeout".into()),
-            r = req.send() => r,
-        };
-        let mut resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                let kind = if e.is_connect() {
-                    FailureKind::Connect
-                } else if e.is_timeout() {
-                    FailureKind::Timeout
-                } else {
-                    FailureKind::StreamBroken
-                };
-                return fail(rec, clock, kind, None, error_chain(&e));
+        let mut resp = loop {
+            let r = tokio::select! {
+                biased;
+                _ = &mut cancelled => return fail(rec, clock, FailureKind::Cancelled, None, "stopped before the response began".into()),
+                _ = &mut timeout => return fail(rec, clock, FailureKind::Timeout, None, "no response headers before the timeout".into()),
+                r = request().send() => r,
+            };
+            let e = match r {
+                Ok(r) => break r,
+                Err(e) => e,
+            };
+            // A pooled keep-alive connection the server had just closed fails at once, before
+            // the server saw the request: send again, once, on another connection. The record
+            // keeps the first send time (the user waited through it) and says it retried.
+            let stale = clock.now_ns().saturating_sub(rec.sent_ns) < 250_000_000
+                && !e.is_connect()
+                && !e.is_timeout()
+                && error_chain(&e).contains("connection closed before message completed");
+            if stale && rec.retries == 0 {
+                rec.retries = 1;
+                continue;
             }
+            let kind = if e.is_connect() {
+                FailureKind::Connect
+            } else if e.is_timeout() {
+                FailureKind::Timeout
+            } else {
+                FailureKind::StreamBroken
+            };
+            return fail(rec, clock, kind, None, error_chain(&e));
         };
         rec.headers_ns = Some(clock.now_ns());
         let status = resp.status();

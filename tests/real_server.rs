@@ -1,0 +1,461 @@
+//! Proof against real inference servers: llama.cpp's server (xllamacpp, continuous batching over
+//! `--parallel` slots) and llama-cpp-python's server (one request at a time, cuts a running
+//! stream when another arrives), both from tests/real-server (PyPI only, cached under
+//! ~/.cache/real-llm).
+//!
+//! Runs when LLMBENCH_REAL_SERVER_DIR names a directory set up by tests/real-server/setup.sh
+//! (`.ci/run` does that). Without it the tests say so and pass on a developer machine, but fail
+//! when `CI` is set; a developer skips them explicitly with LLMBENCH_SKIP_REAL_SERVER=1. Tests here run one at a time: two servers would share the 2 cores.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{run_args, stress_args, sweep_args, throughput_args};
+use llmbench::client::{build_headers, Client, Endpoint};
+use llmbench::commands::stress::FailureMode;
+use llmbench::commands::{run, stress, sweep, throughput};
+use llmbench::protocol::Api;
+use llmbench::record::{Clock, FailureKind, TokenSource};
+use tokio_util::sync::CancellationToken;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn setup_dir() -> Option<PathBuf> {
+    if std::env::var_os("LLMBENCH_SKIP_REAL_SERVER").is_some() {
+        eprintln!("SKIPPED: LLMBENCH_SKIP_REAL_SERVER is set");
+        return None;
+    }
+    match std::env::var_os("LLMBENCH_REAL_SERVER_DIR") {
+        Some(d) => Some(PathBuf::from(d)),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the real-server tests: set LLMBENCH_REAL_SERVER_DIR (see .ci/run)"
+            );
+            eprintln!("SKIPPED: set LLMBENCH_REAL_SERVER_DIR to a directory prepared by tests/real-server/setup.sh");
+            None
+        }
+    }
+}
+
+struct Server {
+    pid: i32,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &PathBuf, engine: &str, model: &str, parallel: u32, ctx_per_slot: u32) -> Server {
+        Server::start_with(dir, engine, model, parallel, ctx_per_slot, None)
+    }
+
+    /// `threads`: the server's compute threads (default: all cores).
+    fn start_with(
+        dir: &PathBuf,
+        engine: &str,
+        model: &str,
+        parallel: u32,
+        ctx_per_slot: u32,
+        threads: Option<u32>,
+    ) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/real-server/start.sh");
+        let o = Command::new(script)
+            .args([
+                dir.to_str().unwrap(),
+                &port.to_string(),
+                &parallel.to_string(),
+            ])
+            .env("ENGINE", engine)
+            .env("MODEL", model)
+            .env("CTX_PER_SLOT", ctx_per_slot.to_string())
+            .envs(threads.map(|t| ("THREADS", t.to_string())))
+            .output()
+            .expect("start.sh runs");
+        assert!(
+            o.status.success(),
+            "server did not start: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let pid: i32 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        Server {
+            pid,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.pid, libc::SIGTERM);
+        }
+        for _ in 0..50 {
+            if unsafe { libc::kill(self.pid, 0) } != 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Bound every run: a real server must never hang the suite.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(240), f)
+        .await
+        .expect("finished within 240 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_stream_counts_and_timings_agree_with_the_server() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 2048);
+    let r = bounded(run::execute(&run_args(
+        &srv.url,
+        &[
+            "--stream",
+            "--runs",
+            "5",
+            "--max-tokens",
+            "32",
+            "--prompt",
+            "long",
+        ],
+    )))
+    .await
+    .unwrap();
+    assert_eq!(r.summary.requests.ok, 5, "{:?}", r.summary.errors);
+    for rec in r.requests.iter().filter(|r| !r.warmup) {
+        let t = rec
+            .server_timings
+            .as_ref()
+            .expect("llama.cpp reports timings");
+        assert_eq!(rec.token_source, TokenSource::Usage);
+        assert_eq!(
+            rec.output_tokens,
+            t.predicted_n.map(|n| n as u64),
+            "usage = the server's own count"
+        );
+        let (ttft, prompt_ms) = (rec.ttft_ms().unwrap(), t.prompt_ms.unwrap());
+        assert!(
+            ttft >= prompt_ms * 0.9,
+            "TTFT {ttft} ms < server prefill {prompt_ms} ms"
+        );
+        assert!(
+            ttft <= prompt_ms + 250.0,
+            "TTFT {ttft} ms vs server prefill {prompt_ms} ms"
+        );
+        let decode = rec.e2e_ms() - ttft;
+        let predicted = t.predicted_ms.unwrap();
+        assert!(
+            (decode - predicted).abs() <= 0.3 * predicted + 50.0,
+            "client decode {decode} ms vs server {predicted} ms"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_chunks_are_not_tokens_and_counts_stay_right() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = Server::start(&dir, "xllamacpp", "tiny", 1, 1024);
+    let r = bounded(run::execute(&run_args(
+        &srv.url,
+        &[
+            "--stream",
+            "--runs",
+            "6",
+            "--max-tokens",
+            "96",
+            "--ignore-eos",
+        ],
+    )))
+    .await
+    .unwrap();
+    assert_eq!(r.summary.requests.ok, 6, "{:?}", r.summary.errors);
+    for rec in r.requests.iter().filter(|r| !r.warmup) {
+        assert_eq!(
+            rec.output_tokens,
+            Some(96),
+            "usage counts tokens, not chunks"
+        );
+        assert!(rec.content_ns.len() <= 96);
+        let tpot = rec.tpot_ms().unwrap();
+        let expect = (rec.e2e_ms() - rec.ttft_ms().unwrap()) / 95.0;
+        assert!(
+            (tpot - expect).abs() < 1e-9,
+            "TPOT divides by tokens, not chunks"
+        );
+        assert_eq!(
+            rec.itl_ms().count(),
+            rec.content_ns.len() - 1,
+            "ITL stays per chunk"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // SmolLM2 (a real model): its decode steps are memory-bound, so batching pays.
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 4, 512);
+    // Keep-alive connections the server closes are re-sent, never counted as failures.
+    let r = bounded(sweep::execute(&sweep_args(
+        &srv.url,
+        &[
+            "--concurrency",
+            "1,2,4,8",
+            "--runs",
+            "8",
+            "--warmup",
+            "2",
+            "--max-tokens",
+            "64",
+            "--ignore-eos",
+            "--prompt",
+            "short",
+        ],
+    )))
+    .await
+    .unwrap();
+    let agg: Vec<f64> = r
+        .levels
+        .iter()
+        .map(|l| l.summary.throughput.output_tok_s)
+        .collect();
+    let ttft95: Vec<f64> = r
+        .levels
+        .iter()
+        .map(|l| l.summary.ttft_ms.as_ref().unwrap().p95)
+        .collect();
+    print!("{}", llmbench::report::console::sweep_table(&r));
+    assert_eq!(r.summary.requests.failed, 0, "{:?}", r.summary.errors);
+    assert!(
+        agg[2] > agg[0] * 1.3,
+        "batching pays up to 4 slots: {agg:?}"
+    );
+    assert!(agg[3] < agg[2] * 1.2, "and not beyond: {agg:?}");
+    assert!(
+        ttft95[3] > ttft95[2] * 2.0,
+        "queued requests wait for a slot: TTFT p95 {ttft95:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_gauges_are_scraped_and_overload_shows_as_queueing() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // One compute thread: the other core stays with the client, which must keep the schedule.
+    let srv = Server::start_with(&dir, "xllamacpp", "tiny", 2, 512, Some(1));
+    let metrics = format!("{}/metrics", srv.url);
+    // Far beyond capacity: requests queue in the server.
+    let args = throughput_args(
+        &srv.url,
+        &[
+            "--rate",
+            "30",
+            "--duration",
+            "4s",
+            "--arrival",
+            "constant",
+            "--max-tokens",
+            "64",
+            "--ignore-eos",
+            "--prompt",
+            "short",
+            "--metrics-url",
+            &metrics,
+        ],
+    );
+    let r = bounded(throughput::execute(&args)).await.unwrap();
+    let m = r.monitor.as_ref().unwrap();
+    let deferred = m
+        .samples
+        .iter()
+        .filter_map(|s| s.gauges.get("llamacpp:requests_deferred"))
+        .fold(0.0f64, |a, b| a.max(*b));
+    let processing = m
+        .samples
+        .iter()
+        .filter_map(|s| s.gauges.get("llamacpp:requests_processing"))
+        .fold(0.0f64, |a, b| a.max(*b));
+    assert!(
+        processing >= 2.0,
+        "llamacpp:requests_processing scraped: {processing}"
+    );
+    assert!(
+        deferred >= 5.0,
+        "llamacpp:requests_deferred shows the queue: {deferred}"
+    );
+    let s = &r.summary;
+    let lag = s.send_lag_ms.as_ref().unwrap();
+    assert!(
+        lag.p95 < 50.0,
+        "the client kept the schedule: send lag {lag:?}"
+    );
+    let ttft = s.ttft_from_scheduled_ms.as_ref().unwrap();
+    assert!(
+        ttft.p95 > 5.0 * ttft.min,
+        "queueing shows in TTFT from the scheduled time: {ttft:?}"
+    );
+    assert!(ttft.p95 > 1000.0, "queued requests wait seconds: {ttft:?}");
+
+    // A stress ramp finds the break (requests time out while queued).
+    let args = stress_args(
+        &srv.url,
+        &[
+            "--start-rate",
+            "2",
+            "--step",
+            "8",
+            "--step-duration",
+            "3s",
+            "--max-rate",
+            "50",
+            "--max-tokens",
+            "64",
+            "--ignore-eos",
+            "--prompt",
+            "short",
+            "--timeout",
+            "2s",
+        ],
+    );
+    let r = bounded(stress::execute(&args)).await.unwrap();
+    let st = r.stress.unwrap();
+    assert!(st.breaking_level.is_some(), "{st:?}");
+    assert_eq!(st.failure_mode, FailureMode::Timeout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_errors_and_the_context_limit_are_recorded_right() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 256);
+    // A malformed body: the server's status and message are kept.
+    let endpoint = Endpoint {
+        base: format!("{}/v1", srv.url),
+        api: Api::Chat,
+        stream: true,
+        timeout: Some(Duration::from_secs(30)),
+        headers: build_headers(Api::Chat, None, &[]).unwrap(),
+    };
+    let client = Client::new(endpoint, 1).unwrap();
+    let rec = client
+        .send(
+            0,
+            Bytes::from_static(b"{\"model\": \"x\", \"messages\": [{"),
+            &Clock::start(),
+            &CancellationToken::new(),
+        )
+        .await;
+    let e = rec.error.expect("a malformed body fails");
+    assert_eq!(e.kind, FailureKind::Http);
+    assert!(matches!(e.http_status, Some(400 | 500)), "{e:?}");
+    assert!(
+        e.detail.contains("error") && e.detail.contains("parse"),
+        "{}",
+        e.detail
+    );
+    // More tokens than the context holds: ends with `length`, counted as the server counts.
+    let r = bounded(run::execute(&run_args(
+        &srv.url,
+        &[
+            "--stream",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "4000",
+            "--ignore-eos",
+            "--prompt",
+            "short",
+        ],
+    )))
+    .await
+    .unwrap();
+    let rec = &r.requests[0];
+    assert!(rec.is_ok(), "{:?}", rec.error);
+    assert_eq!(rec.finish_reason.as_deref(), Some("length"));
+    let n = rec.output_tokens.unwrap();
+    assert!(n < 256 && n > 100, "{n} tokens fit the 256-token context");
+    assert_eq!(
+        rec.output_tokens,
+        rec.server_timings
+            .as_ref()
+            .unwrap()
+            .predicted_n
+            .map(|v| v as u64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_python_interrupted_streams_are_stream_broken() {
+    let Some(dir) = setup_dir() else { return };
+    let ready = Command::new(dir.join("lcp/bin/python"))
+        .args(["-c", "import llama_cpp.server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI sets up llama-cpp-python (LLAMA_CPP_PYTHON=1)"
+        );
+        eprintln!("SKIPPED: llama-cpp-python not set up in {}", dir.display());
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = Server::start(&dir, "llama-cpp-python", "tiny", 1, 1024);
+    let args = run_args(
+        &srv.url,
+        &[
+            "--stream",
+            "--runs",
+            "8",
+            "-c",
+            "2",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "64",
+            "--ignore-eos",
+            "--timeout",
+            "60s",
+        ],
+    );
+    let r = bounded(run::execute(&args)).await.unwrap();
+    let s = &r.summary;
+    assert_eq!(s.requests.total, 8, "the run completes");
+    let broken = s.errors.get("stream_broken").copied().unwrap_or(0);
+    assert!(
+        broken >= 1,
+        "interrupted streams are recorded: {:?}",
+        s.errors
+    );
+    assert_eq!(
+        broken, s.requests.failed,
+        "and nothing else fails: {:?}",
+        s.errors
+    );
+    for rec in r.requests.iter().filter(|r| r.is_ok()) {
+        assert_eq!(
+            rec.token_source,
+            TokenSource::Events,
+            "this server sends no usage"
+        );
+    }
+}
