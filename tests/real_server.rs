@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -49,13 +49,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &PathBuf, engine: &str, model: &str, parallel: u32, ctx_per_slot: u32) -> Server {
+    fn start(dir: &Path, engine: &str, model: &str, parallel: u32, ctx_per_slot: u32) -> Server {
         Server::start_with(dir, engine, model, parallel, ctx_per_slot, None)
     }
 
     /// `threads`: the server's compute threads (default: all cores).
     fn start_with(
-        dir: &PathBuf,
+        dir: &Path,
         engine: &str,
         model: &str,
         parallel: u32,
