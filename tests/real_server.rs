@@ -11,7 +11,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,7 +22,7 @@ use llmbench::protocol::Api;
 use llmbench::record::{Clock, FailureKind, TokenSource};
 use tokio_util::sync::CancellationToken;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn setup_dir() -> Option<PathBuf> {
     if std::env::var_os("LLMBENCH_SKIP_REAL_SERVER").is_some() {
@@ -120,7 +119,7 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_stream_counts_and_timings_agree_with_the_server() {
     let Some(dir) = setup_dir() else { return };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 2048);
     let r = bounded(run::execute(&run_args(
         &srv.url,
@@ -169,7 +168,7 @@ async fn llama_cpp_stream_counts_and_timings_agree_with_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_chunks_are_not_tokens_and_counts_stay_right() {
     let Some(dir) = setup_dir() else { return };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let srv = Server::start(&dir, "xllamacpp", "tiny", 1, 1024);
     let r = bounded(run::execute(&run_args(
         &srv.url,
@@ -209,7 +208,7 @@ async fn llama_cpp_chunks_are_not_tokens_and_counts_stay_right() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
     let Some(dir) = setup_dir() else { return };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     // SmolLM2 (a real model): its decode steps are memory-bound, so batching pays.
     let srv = Server::start(&dir, "xllamacpp", "smollm2", 4, 512);
     // Keep-alive connections the server closes are re-sent, never counted as failures.
@@ -257,7 +256,7 @@ async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_gauges_are_scraped_and_overload_shows_as_queueing() {
     let Some(dir) = setup_dir() else { return };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     // One compute thread: the other core stays with the client, which must keep the schedule.
     let srv = Server::start_with(&dir, "xllamacpp", "tiny", 2, 512, Some(1));
     let metrics = format!("{}/metrics", srv.url);
@@ -343,7 +342,7 @@ async fn llama_cpp_gauges_are_scraped_and_overload_shows_as_queueing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_errors_and_the_context_limit_are_recorded_right() {
     let Some(dir) = setup_dir() else { return };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 256);
     // A malformed body: the server's status and message are kept.
     let endpoint = Endpoint {
@@ -418,7 +417,7 @@ async fn llama_cpp_python_interrupted_streams_are_stream_broken() {
         eprintln!("SKIPPED: llama-cpp-python not set up in {}", dir.display());
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let srv = Server::start(&dir, "llama-cpp-python", "tiny", 1, 1024);
     let args = run_args(
         &srv.url,
