@@ -121,6 +121,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
                             concurrency,
                             warmup: false,
                             level: None,
+                            shard: None,
                         },
                         &client,
                         Clock::start(),

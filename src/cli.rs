@@ -48,6 +48,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a dataset's requests to a JSONL file, to inspect or share.
     Dataset(DatasetArgs),
+    /// Merge the shard results of one plan into one result (recomputing every figure).
+    Merge(MergeArgs),
+    /// Print a Slurm script or a Kubernetes Indexed Job that runs one plan as N shards.
+    Cluster(ClusterArgs),
     /// Print the JSON Schema of result files (docs/result.schema.json).
     #[command(hide = true)]
     Schema,
@@ -137,6 +141,20 @@ pub struct RequestArgs {
     pub warm_cache: bool,
 }
 
+impl OutputArgs {
+    /// No outputs, no targets.
+    pub fn none() -> OutputArgs {
+        OutputArgs {
+            output: Vec::new(),
+            quiet: true,
+            targets: Vec::new(),
+            config: None,
+            shard: None,
+            start_at: None,
+        }
+    }
+}
+
 impl RequestArgs {
     /// The built-in prompts of one size, with every other option at its default.
     pub fn builtin(prompt: PromptSize) -> RequestArgs {
@@ -193,6 +211,85 @@ pub struct OutputArgs {
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run part INDEX of COUNT of the plan (every COUNT-th arrival, request and user); default:
+    /// from $LLMBENCH_SHARD/$LLMBENCH_SHARDS, $JOB_COMPLETION_INDEX, $SLURM_ARRAY_TASK_ID or
+    /// $SLURM_PROCID. run, throughput and sweep only; merge the parts with `llmbench merge`.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub shard: Option<String>,
+    /// Start measuring at this wall-clock instant (RFC 3339, or +10s from now), so that shards
+    /// share one t0.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// Shard results (.json) or record files (.jsonl) of one plan.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Write the merged result (by extension: .json, .jsonl, .md, .csv, .html; repeatable).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Vec<PathBuf>,
+    /// Requirement on the merged result (as on every command); a failure exits 1.
+    #[arg(long = "target", value_name = "EXPR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub engine: ClusterEngine,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ClusterEngine {
+    /// A submission script: a job array of shards, then the merge as a dependent job.
+    Slurm(SlurmArgs),
+    /// A Kubernetes Indexed Job of shards.
+    K8s(K8sArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SlurmArgs {
+    #[arg(long)]
+    pub shards: u32,
+    /// Results directory, shared by every node.
+    #[arg(long, default_value = "llmbench-results")]
+    pub results: String,
+    /// How far ahead of submission the shards start.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub lead: std::time::Duration,
+    /// The llmbench binary on the nodes.
+    #[arg(long, default_value = "llmbench")]
+    pub binary: String,
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// The benchmark to shard: `-- throughput --url ... --seed 1 ...`.
+    #[arg(last = true, required = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct K8sArgs {
+    #[arg(long)]
+    pub shards: u32,
+    /// Container image with llmbench on its PATH.
+    #[arg(long)]
+    pub image: String,
+    #[arg(long, default_value = "llmbench")]
+    pub name: String,
+    /// PersistentVolumeClaim (ReadWriteMany) for the results.
+    #[arg(long, default_value = "llmbench-results")]
+    pub pvc: String,
+    /// How far ahead of now the shards start (the manifest must be applied before).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub lead: std::time::Duration,
+    /// An explicit start instant instead of --lead (RFC 3339).
+    #[arg(long)]
+    pub start_at: Option<String>,
+    /// The benchmark to shard: `-- throughput --url ... --seed 1 ...`.
+    #[arg(last = true, required = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

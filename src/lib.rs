@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod record;
 pub mod report;
 pub mod scheduler;
+pub mod shard;
 pub mod sim;
 pub mod sink;
 pub mod target;

@@ -21,6 +21,14 @@ impl Clock {
         }
     }
 
+    /// A clock whose t0 was `ago` before now (a shard that woke up late for its start).
+    pub fn started_ago(ago: std::time::Duration) -> Self {
+        let now = tokio::time::Instant::now();
+        Clock {
+            t0: now.checked_sub(ago).unwrap_or(now),
+        }
+    }
+
     #[inline]
     pub fn now_ns(&self) -> u64 {
         self.t0.elapsed().as_nanos() as u64

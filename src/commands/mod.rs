@@ -1,8 +1,10 @@
 //! One file per subcommand: glue only (arguments → plan → engine → report → exit code).
 
 pub mod check;
+pub mod cluster;
 pub mod compare;
 pub mod dataset;
+pub mod merge;
 pub mod report;
 pub mod run;
 pub mod session;
@@ -29,6 +31,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::check(a).await,
         Command::Report(a) => report::report(a),
         Command::Dataset(a) => dataset::dataset(a),
+        Command::Merge(a) => merge::run(a).await,
+        Command::Cluster(a) => cluster::cluster(a),
         Command::Schema => {
             println!("{}", crate::report::json_schema());
             Ok(ExitCode::SUCCESS)

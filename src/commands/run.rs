@@ -71,6 +71,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         "api": args.target.api,
     });
 
+    s.begin(&config).await?;
     let mut records = Vec::new();
     if args.warmup > 0 {
         let w = workload.clone();
@@ -80,6 +81,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             concurrency: args.concurrency,
             warmup: true,
             level: None,
+            shard: s.shard,
         };
         let recs = closed_loop(
             phase,
@@ -103,6 +105,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         concurrency: args.concurrency,
         warmup: false,
         level: None,
+        shard: s.shard,
     };
     let mut done = 0u64;
     let mut last_print = Instant::now();

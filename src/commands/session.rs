@@ -16,6 +16,7 @@ use crate::monitor::{Monitor, MonitorConfig};
 use crate::record::{Clock, FailureKind, RequestRecord};
 use crate::report::{self, console, BenchResult, Level, Tool, SCHEMA};
 use crate::scheduler::{Live, Stop};
+use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
 use crate::target::{self, Target};
 use crate::workload::{BodyOptions, DatasetSpec, Workload};
@@ -40,7 +41,13 @@ pub struct Session {
     pub clock: Clock,
     pub started_at: String,
     pub quiet: bool,
-    monitor: Monitor,
+    /// This process's part of the plan (`--shard` or the engine's environment).
+    pub shard: Option<Shard>,
+    monitor_cfg: MonitorConfig,
+    monitor: Option<Monitor>,
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+    outputs: Option<(OutputArgs, String)>,
+    shard_info: Option<ShardInfo>,
     sink: Option<Sink>,
 }
 
@@ -66,39 +73,100 @@ impl Session {
                 .as_ref()
                 .map(|s| format!("http://{}/metrics", s.addr))
         });
-        let clock = Clock::start();
-        let monitor = Monitor::start(
-            MonitorConfig {
-                server_pid: monitor.server_pid,
-                metrics_url,
-                metrics: monitor.metrics.clone(),
-            },
-            clock,
-        );
         Ok(Session {
             target,
             stop: ctrl_c_stop(quiet),
             live: Arc::new(Live::default()),
-            clock,
+            clock: Clock::start(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             quiet,
-            monitor,
+            shard: None,
+            monitor_cfg: MonitorConfig {
+                server_pid: monitor.server_pid,
+                metrics_url,
+                metrics: monitor.metrics.clone(),
+            },
+            monitor: None,
+            start_at: None,
+            outputs: None,
+            shard_info: None,
             sink: None,
         })
     }
 
-    /// Start writing records to the `.jsonl` output (if any) as they complete.
-    pub fn with_sink(mut self, out: &OutputArgs, command: &str) -> anyhow::Result<Session> {
+    /// Start measuring: wait for `--start-at`, start the clock and the monitor, open the live
+    /// outputs, and fix the plan's identity (for shards). Call right before the first request.
+    pub async fn begin(&mut self, config: &serde_json::Value) -> anyhow::Result<()> {
+        let lag = match self.start_at {
+            Some(at) => {
+                if !self.quiet {
+                    eprintln!(
+                        "waiting for the start at {}",
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    );
+                }
+                Some(crate::shard::wait_until(at).await)
+            }
+            None => None,
+        };
+        self.clock = match lag {
+            Some(l) => Clock::started_ago(l),
+            None => Clock::start(),
+        };
+        self.started_at = match self.start_at {
+            Some(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        self.monitor = Some(Monitor::start(self.monitor_cfg.clone(), self.clock));
+        let (out, command) = self
+            .outputs
+            .clone()
+            .unwrap_or_else(|| (OutputArgs::none(), String::new()));
+        let target = serde_json::to_value(&self.target.info).unwrap_or_default();
+        if self.shard.is_some() || self.start_at.is_some() {
+            let (index, count, source) = self
+                .shard
+                .map_or((0, 1, "none"), |s| (s.index, s.count, s.source));
+            self.shard_info = Some(ShardInfo {
+                index,
+                count,
+                source: source.to_string(),
+                plan_id: crate::shard::plan_id(&command, &target, config, count),
+                start_at: self.start_at.is_some().then(|| self.started_at.clone()),
+                start_lag_ms: lag.map(|l| l.as_secs_f64() * 1e3),
+            });
+        }
         if let Some(p) = out
             .output
             .iter()
             .find(|p| p.extension().and_then(|e| e.to_str()) == Some("jsonl"))
         {
             let header = serde_json::json!({
-                "command": command, "started_at": self.started_at, "tool": Tool::default(), "target": self.target.info,
+                "command": command, "started_at": self.started_at, "tool": Tool::default(),
+                "target": target, "config": config, "shard": self.shard_info,
             });
             self.sink = Some(Sink::create(p, header)?);
         }
+        Ok(())
+    }
+
+    /// Take the outputs, the shard and the start time of this command (checked now; used by
+    /// [`Session::begin`]).
+    pub fn with_sink(mut self, out: &OutputArgs, command: &str) -> anyhow::Result<Session> {
+        if matches!(command, "stress" | "ttft" | "suite") && out.shard.is_some() {
+            anyhow::bail!(
+                "{command} stays single-process: --shard is for run, throughput and sweep"
+            );
+        }
+        if !matches!(command, "stress" | "ttft" | "suite") {
+            self.shard = Shard::resolve(out.shard.as_deref())?;
+        }
+        self.start_at = out
+            .start_at
+            .as_deref()
+            .map(crate::shard::parse_start_at)
+            .transpose()?;
+        self.outputs = Some((out.clone(), command.to_string()));
         Ok(self)
     }
 
@@ -110,7 +178,10 @@ impl Session {
     }
 
     pub fn samples(&self) -> Arc<std::sync::Mutex<Vec<crate::monitor::Sample>>> {
-        self.monitor.shared()
+        self.monitor
+            .as_ref()
+            .map(Monitor::shared)
+            .unwrap_or_default()
     }
 
     /// The workload for this target, from `--dataset` and friends. A tokenizer named with
@@ -122,6 +193,9 @@ impl Session {
         stream: bool,
         include_usage: bool,
     ) -> anyhow::Result<Workload> {
+        if self.shard.is_some() && req.seed.is_none() {
+            anyhow::bail!("--shard needs --seed, so that every shard derives the same plan");
+        }
         let spec = dataset_spec(req);
         let w = Workload::build(
             &spec,
@@ -152,7 +226,14 @@ impl Session {
     ) -> BenchResult {
         let summary = Summary::from_records(&records);
         let (from_s, to_s) = measured_window_s(&records);
-        let monitor = self.monitor.finish(from_s, to_s).await;
+        let monitor = match self.monitor {
+            Some(m) => m.finish(from_s, to_s).await,
+            None => {
+                Monitor::start(self.monitor_cfg.clone(), self.clock)
+                    .finish(0.0, 0.0)
+                    .await
+            }
+        };
         let mut facts = summary.facts();
         facts.extend(monitor.facts());
         let outcomes = requirements.iter().map(|r| r.evaluate(&facts)).collect();
@@ -172,6 +253,7 @@ impl Session {
             monitor: Some(monitor),
             stress: None,
             comparison: None,
+            shard: self.shard_info.clone(),
             requests: records,
             live_outputs: self.sink.iter().map(|s| s.path().to_path_buf()).collect(),
         };

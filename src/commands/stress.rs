@@ -240,6 +240,15 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             args.max_concurrency, args.failure_threshold * 100.0
         );
     }
+    let mut config = json!({
+        "start_rate": args.start_rate, "step": args.step, "step_duration_s": args.step_duration.as_secs_f64(),
+        "max_rate": args.max_rate, "max_concurrency": args.max_concurrency,
+        "failure_threshold": args.failure_threshold, "max_duration_s": args.max_duration.as_secs_f64(),
+        "max_tokens": args.max_tokens, "arrival": args.arrival, "seed": workload.seed, "stream": stream,
+        "memory_limit_mb": memory_limit_mb, "cpu_limit_cores": cores, "prompt": args.request.prompt,
+        "prompt_prefix_nonce": workload.nonce,
+    });
+    s.begin(&config).await?;
     let started = Instant::now();
     let mut records: Vec<RequestRecord> = Vec::new();
     let mut rows: Vec<LevelStats> = Vec::new();
@@ -270,6 +279,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             start_s,
             first_id: records.len() as u64,
             level: Some(li as u32),
+            shard: None,
         };
         let progress = Progress::start(
             quiet,
@@ -354,14 +364,6 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             }
         }
     };
-    let mut config = json!({
-        "start_rate": args.start_rate, "step": args.step, "step_duration_s": args.step_duration.as_secs_f64(),
-        "max_rate": args.max_rate, "max_concurrency": args.max_concurrency,
-        "failure_threshold": args.failure_threshold, "max_duration_s": args.max_duration.as_secs_f64(),
-        "max_tokens": args.max_tokens, "arrival": args.arrival, "seed": workload.seed, "stream": stream,
-        "memory_limit_mb": memory_limit_mb, "cpu_limit_cores": cores, "prompt": args.request.prompt,
-        "prompt_prefix_nonce": workload.nonce,
-    });
     super::session::annotate(&mut config, &workload, &records);
     let mut result = s
         .finish("stress", config, records, &requirements, levels)

@@ -162,6 +162,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                     continue;
                 }
             };
+        s.begin(&params).await?;
         let workload = s.workload(&request, max_tokens, args.stream, !targs.no_include_usage)?;
         let mut tier_records = Vec::new();
         for (first_id, count, warmup) in [(0, args.warmup, true), (args.warmup, args.runs, false)] {
@@ -175,6 +176,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                 concurrency: 1,
                 warmup,
                 level: Some(ti as u32),
+                shard: None,
             };
             tier_records.extend(
                 closed_loop(
@@ -232,6 +234,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
         monitor: None,
         stress: None,
         comparison: None,
+        shard: None,
         requests: records,
         live_outputs: Vec::new(),
     })

@@ -55,6 +55,20 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
             args.concurrency, args.max_tokens
         );
     }
+    let mut config = json!({
+        "concurrency": args.concurrency,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "max_tokens": args.max_tokens,
+        "stream": stream,
+        "prompt": args.request.prompt,
+        "temperature": args.request.temperature,
+        "ignore_eos": args.request.ignore_eos,
+        "warm_cache": args.request.warm_cache,
+        "prompt_prefix_nonce": workload.nonce,
+        "api": args.target.api,
+    });
+    s.begin(&config).await?;
     let progress = Progress::start(
         quiet,
         Span::Requests(total),
@@ -83,6 +97,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
                 concurrency: c,
                 warmup,
                 level: Some(li as u32),
+                shard: s.shard,
             };
             next_id += count;
             let recs = closed_loop(
@@ -108,19 +123,6 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
         records.extend(level_records);
     }
     progress.finish().await;
-    let mut config = json!({
-        "concurrency": args.concurrency,
-        "runs": args.runs,
-        "warmup": args.warmup,
-        "max_tokens": args.max_tokens,
-        "stream": stream,
-        "prompt": args.request.prompt,
-        "temperature": args.request.temperature,
-        "ignore_eos": args.request.ignore_eos,
-        "warm_cache": args.request.warm_cache,
-        "prompt_prefix_nonce": workload.nonce,
-        "api": args.target.api,
-    });
     super::session::annotate(&mut config, &workload, &records);
     Ok(s.finish("sweep", config, records, &requirements, levels)
         .await)

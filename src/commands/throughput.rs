@@ -54,6 +54,7 @@ pub fn plan(args: &ThroughputArgs) -> anyhow::Result<OpenLoop> {
         start_s: 0.0,
         first_id: 0,
         level: None,
+        shard: None,
     })
 }
 
@@ -109,6 +110,8 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
         "timeout_s": args.target.timeout.as_secs_f64(),
         "api": args.target.api,
     });
+    plan.shard = s.shard;
+    s.begin(&config).await?;
     let progress = Progress::start(
         quiet,
         Span::Duration(Duration::from_secs_f64(warm_s) + args.duration),

@@ -98,6 +98,7 @@ async fn phase(
         concurrency: 1,
         warmup,
         level: arm.level,
+        shard: None,
     };
     closed_loop(
         p,
@@ -134,6 +135,8 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
         ..RequestArgs::builtin(PromptSize::Mixed)
     };
     let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage)?;
+    s.begin(&json!({"samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens}))
+        .await?;
     let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
     let base_arm = Arm {
         client: &s.target.client,

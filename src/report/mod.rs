@@ -70,6 +70,9 @@ pub struct BenchResult {
     /// The A/B comparison of `ttft`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<crate::commands::compare::Comparison>,
+    /// This result is one shard of a plan (`--shard`); `merge` joins the shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
     pub requests: Vec<RequestRecord>,
     /// Outputs already written during the run (live JSONL); not serialized.
     #[serde(skip)]
@@ -220,6 +223,7 @@ pub fn from_records(header: serde_json::Value, records: Vec<RequestRecord>) -> B
         monitor: None,
         stress: None,
         comparison: None,
+        shard: serde_json::from_value(header["shard"].clone()).ok(),
         requests: records,
         live_outputs: Vec::new(),
     }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::{Live, Stop};
 use crate::client::Client;
 use crate::record::{Clock, RequestRecord};
+use crate::shard::Shard;
 
 /// One phase of a closed-loop run: requests `first_id .. first_id + count`.
 pub struct ClosedLoop {
@@ -18,6 +19,8 @@ pub struct ClosedLoop {
     pub warmup: bool,
     /// Level (sweep) or tier (suite) the records belong to.
     pub level: Option<u32>,
+    /// Keep only this shard's part: requests i with i mod N = index, and its share of users.
+    pub shard: Option<Shard>,
 }
 
 /// Run the phase. `body(id)` renders request `id`; `on_record` sees each record as it completes.
@@ -37,7 +40,14 @@ where
     let next = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let workers = phase.concurrency.clamp(1, phase.count.max(1) as usize);
+    let (stride, offset) = phase
+        .shard
+        .map_or((1, 0), |s| (s.count as u64, s.index as u64));
+    let owned = phase.count.saturating_sub(offset).div_ceil(stride);
+    let users = phase
+        .shard
+        .map_or(phase.concurrency, |s| s.users(phase.concurrency));
+    let workers = users.clamp(1, owned.max(1) as usize);
     for _ in 0..workers {
         let client = client.clone();
         let next = next.clone();
@@ -52,7 +62,7 @@ where
                 if stop.is_stopping() {
                     break;
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed) * stride + offset;
                 if i >= count {
                     break;
                 }

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, Semaphore};
 use super::{Live, Stop};
 use crate::client::Client;
 use crate::record::{Clock, Failure, FailureKind, RequestRecord};
+use crate::shard::Shard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +76,9 @@ pub struct OpenLoop {
     /// Level the records belong to (stress).
     #[serde(default)]
     pub level: Option<u32>,
+    /// Keep only this shard's arrivals (i mod N = index); ids stay the plan's.
+    #[serde(skip)]
+    pub shard: Option<Shard>,
 }
 
 /// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
@@ -152,7 +156,13 @@ where
     B: Fn(u64) -> Bytes + Send + Sync + 'static,
     F: FnMut(&RequestRecord),
 {
-    let arrivals = plan.plan();
+    let arrivals: Vec<(u64, (f64, bool))> = plan
+        .plan()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (i as u64, a))
+        .filter(|(i, _)| plan.shard.is_none_or(|s| s.owns(*i)))
+        .collect();
     let n = arrivals.len();
     let body = Arc::new(body);
     let sem = plan
@@ -167,7 +177,7 @@ where
         std::thread::Builder::new()
             .name("llmbench-arrivals".into())
             .spawn(move || {
-                for (id, (off, warmup)) in arrivals.into_iter().enumerate() {
+                for (id, (off, warmup)) in arrivals {
                     let due = t0 + Duration::from_secs_f64(off);
                     loop {
                         if stop.is_stopping() {
@@ -180,7 +190,7 @@ where
                         // Sleep in slices so that a stop is seen within 50 ms.
                         std::thread::sleep((due - now).min(Duration::from_millis(50)));
                     }
-                    let id = first_id + id as u64;
+                    let id = first_id + id;
                     let scheduled_ns = start_ns + (off * 1e9) as u64;
                     let (client, stop, live, tx, body, sem) = (
                         client.clone(),
@@ -330,6 +340,7 @@ mod tests {
             start_s: 0.0,
             first_id: 0,
             level: None,
+            shard: None,
         };
         let plan = p.plan();
         assert_eq!(plan.len(), 30);
