@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Python-side checks, in a venv cached outside the checkout:
 #  1. the official openai and anthropic packages drive `llmbench sim` (streaming and not);
-#  2. results of several commands validate against docs/result.schema.json (jsonschema).
+#  2. results of several commands validate against docs/result.schema.json (jsonschema);
+#  3. the Kubernetes Job of `llmbench cluster k8s` validates (kubernetes-validate --strict,
+#     against 1.29, the oldest Kubernetes with backoffLimitPerIndex) and passes our own checks.
 # usage: tests/python/run.sh path/to/llmbench
 set -euo pipefail
 BIN=${1:?usage: run.sh path/to/llmbench}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${LLMBENCH_CACHE:-$HOME/.cache/llmbench-ci}
 VENV=$CACHE/py-clients
-if ! "$VENV/bin/python" -c 'import openai, anthropic, jsonschema' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import openai, anthropic, jsonschema, kubernetes_validate' 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check openai anthropic jsonschema
+  "$VENV/bin/pip" install -q --disable-pip-version-check openai anthropic jsonschema kubernetes-validate
 fi
 LOG=$(mktemp)
 WORK=$(mktemp -d)
@@ -31,3 +33,8 @@ done
 "$BIN" stress --url "$URL" --start-rate 20 --step 20 --step-duration 1s --max-rate 40 --max-tokens 4 -q -o "$WORK/stress.json" > /dev/null
 "$BIN" ttft --url "$URL" --compare-url "$URL" --samples 10 --warmup 1 --max-tokens 4 -q -o "$WORK/ttft.json" > /dev/null
 "$VENV/bin/python" "$HERE/validate_results.py" "$HERE/../../docs/result.schema.json" "$WORK"/*.json
+
+"$VENV/bin/kubernetes-validate" --strict --kubernetes-version 1.29.0 "$HERE/../golden/k8s-job.yaml"
+"$BIN" cluster k8s --shards 3 --image llmbench:test -- run --url http://vllm:8000 --seed 1 --runs 30 > "$WORK/job.yaml"
+"$VENV/bin/kubernetes-validate" --strict --kubernetes-version 1.29.0 "$WORK/job.yaml"
+"$VENV/bin/python" "$HERE/check_k8s.py" "$WORK/job.yaml"
