@@ -150,4 +150,56 @@ fn main() {
     }
     let _ = sim.kill();
     let _ = sim.wait();
+
+    // What the client adds to TTFT at many streams: the server imposes TTFT = a 50 ms delay
+    // (per request, concurrent: --slow-start-ms) + one 1 ms step, plus at most 1 ms of waiting
+    // for the step in progress, for every stream at once.
+    let streams = env("TTFT_STREAMS", 1024);
+    let (mut sim, url) = start_sim(&[
+        "--profile",
+        "zero",
+        "--slow-start-ms",
+        "50",
+        "--decode-base-ms",
+        "1",
+        "--max-num-seqs",
+        "100000",
+    ]);
+    let n = streams.to_string();
+    let argv = [
+        "llmbench",
+        "run",
+        "-q",
+        "--url",
+        &url,
+        "--stream",
+        "--runs",
+        &n,
+        "-c",
+        &n,
+        "--warmup",
+        "0",
+        "--max-tokens",
+        "8",
+        "--prompt",
+        "short",
+        "--timeout",
+        "120s",
+    ];
+    let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let r = rt.block_on(run::execute(&args)).unwrap();
+    let t = r.summary.ttft_ms.as_ref().unwrap();
+    println!("\n== {streams} concurrent streams against a server whose TTFT is 51-52 ms ==");
+    println!(
+        "ok {}; measured TTFT p50 {:.1} ms p99 {:.1} ms: at most {:.1} ms (p50) and {:.1} ms (p99) added by client, server HTTP and loopback together",
+        r.summary.requests.ok,
+        t.p50,
+        t.p99,
+        (t.p50 - 51.0).max(0.0),
+        (t.p99 - 51.0).max(0.0)
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
 }

@@ -121,6 +121,25 @@ impl Client {
         self.tokenizer = t;
     }
 
+    /// Open up to `n` connections before measuring (a `GET /models` on each), so that a burst
+    /// of first requests does not time TCP handshakes and connection setup. Best effort.
+    pub async fn prewarm(&self, n: usize) {
+        let url = format!("{}/models", self.endpoint.base);
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let req = self.http.get(&url).headers(self.endpoint.headers.clone());
+                tokio::spawn(async move {
+                    if let Ok(r) = req.timeout(Duration::from_secs(10)).send().await {
+                        let _ = r.bytes().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

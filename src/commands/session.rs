@@ -41,6 +41,8 @@ pub struct Session {
     pub clock: Clock,
     pub started_at: String,
     pub quiet: bool,
+    /// Connections opened before measuring.
+    max_connections: usize,
     /// This process's part of the plan (`--shard` or the engine's environment).
     pub shard: Option<Shard>,
     monitor_cfg: MonitorConfig,
@@ -80,6 +82,7 @@ impl Session {
             clock: Clock::start(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             quiet,
+            max_connections,
             shard: None,
             monitor_cfg: MonitorConfig {
                 server_pid: monitor.server_pid,
@@ -97,6 +100,10 @@ impl Session {
     /// Start measuring: wait for `--start-at`, start the clock and the monitor, open the live
     /// outputs, and fix the plan's identity (for shards). Call right before the first request.
     pub async fn begin(&mut self, config: &serde_json::Value) -> anyhow::Result<()> {
+        // Connections first: their setup must not land in the measured window.
+        if self.max_connections > 1 {
+            self.target.client.prewarm(self.max_connections).await;
+        }
         let lag = match self.start_at {
             Some(at) => {
                 if !self.quiet {
