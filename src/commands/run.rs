@@ -74,7 +74,6 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     s.begin(&config).await?;
     let mut records = Vec::new();
     if args.warmup > 0 {
-        let w = workload.clone();
         let phase = ClosedLoop {
             first_id: 0,
             count: args.warmup,
@@ -83,16 +82,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             level: None,
             shard: s.shard,
         };
-        let recs = closed_loop(
-            phase,
-            &s.target.client,
-            s.clock,
-            &s.stop,
-            &s.live,
-            move |i| w.body(i),
-            |r| s.record(r),
-        )
-        .await;
+        let recs = s.run_closed(phase, &workload).await;
         if !quiet {
             let failed = recs.iter().filter(|r| !r.is_ok()).count();
             eprintln!("warmup: {} requests, {failed} failed", recs.len());

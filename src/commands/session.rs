@@ -15,7 +15,7 @@ use crate::metrics::Summary;
 use crate::monitor::{Monitor, MonitorConfig};
 use crate::record::{Clock, FailureKind, RequestRecord};
 use crate::report::{self, console, BenchResult, Level, Tool, SCHEMA};
-use crate::scheduler::{Live, Stop};
+use crate::scheduler::{closed_loop, open_loop, ClosedLoop, Live, OpenLoop, Stop};
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
 use crate::target::{self, Target};
@@ -175,6 +175,36 @@ impl Session {
             .transpose()?;
         self.outputs = Some((out.clone(), command.to_string()));
         Ok(self)
+    }
+
+    /// Run a closed-loop phase of `w` against the target; records go to the live outputs.
+    pub async fn run_closed(&self, phase: ClosedLoop, w: &Workload) -> Vec<RequestRecord> {
+        let w = w.clone();
+        closed_loop(
+            phase,
+            &self.target.client,
+            self.clock,
+            &self.stop,
+            &self.live,
+            move |i| w.body(i),
+            |r| self.record(r),
+        )
+        .await
+    }
+
+    /// Run an open-loop plan of `w` against the target; records go to the live outputs.
+    pub async fn run_open(&self, plan: &OpenLoop, w: &Workload) -> Vec<RequestRecord> {
+        let w = w.clone();
+        open_loop(
+            plan,
+            &self.target.client,
+            self.clock,
+            &self.stop,
+            &self.live,
+            move |i| w.body(i),
+            |r| self.record(r),
+        )
+        .await
     }
 
     /// Show a completed record to the live outputs.

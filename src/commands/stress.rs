@@ -16,7 +16,7 @@ use crate::monitor::Sample;
 use crate::record::{FailureKind, RequestRecord};
 use crate::report::progress::{Progress, Span};
 use crate::report::{BenchResult, Level};
-use crate::scheduler::{open_loop, OpenLoop, Warmup};
+use crate::scheduler::{OpenLoop, Warmup};
 
 use super::session::{conclude, validate_output, Session};
 
@@ -288,17 +288,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             s.live.clone(),
             Some(s.samples()),
         );
-        let w = workload.clone();
-        let level_records = open_loop(
-            &plan,
-            &s.target.client,
-            s.clock,
-            &s.stop,
-            &s.live,
-            move |i| w.body(i),
-            |r| s.record(r),
-        )
-        .await;
+        let level_records = s.run_open(&plan, &workload).await;
         progress.finish().await;
 
         let end_s = s.clock.now_ns() as f64 / 1e9;

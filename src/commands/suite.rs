@@ -25,7 +25,7 @@ use crate::cli::{MonitorArgs, RequestArgs, SuiteArgs};
 use crate::metrics::Summary;
 use crate::protocol::Api;
 use crate::report::{console, BenchResult, Level, Tool, SCHEMA};
-use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::scheduler::ClosedLoop;
 use crate::sim::Profile;
 use crate::target::TargetInfo;
 use crate::workload::PromptSize;
@@ -169,7 +169,6 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
             if count == 0 {
                 continue;
             }
-            let w = workload.clone();
             let phase = ClosedLoop {
                 first_id,
                 count,
@@ -178,18 +177,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                 level: Some(ti as u32),
                 shard: None,
             };
-            tier_records.extend(
-                closed_loop(
-                    phase,
-                    &s.target.client,
-                    s.clock,
-                    &s.stop,
-                    &s.live,
-                    move |i| w.body(i),
-                    |_| {},
-                )
-                .await,
-            );
+            tier_records.extend(s.run_closed(phase, &workload).await);
         }
         let r = s
             .finish("run", json!({}), tier_records, &[], Vec::new())

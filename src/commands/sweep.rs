@@ -11,7 +11,7 @@ use crate::cli::SweepArgs;
 use crate::metrics::Summary;
 use crate::report::progress::{Progress, Span};
 use crate::report::{console, BenchResult, Level};
-use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::scheduler::ClosedLoop;
 
 use super::session::{conclude, validate_output, Session};
 
@@ -90,7 +90,6 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
             if count == 0 {
                 continue;
             }
-            let w = workload.clone();
             let phase = ClosedLoop {
                 first_id: next_id,
                 count,
@@ -100,16 +99,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
                 shard: s.shard,
             };
             next_id += count;
-            let recs = closed_loop(
-                phase,
-                &s.target.client,
-                s.clock,
-                &s.stop,
-                &s.live,
-                move |i| w.body(i),
-                |r| s.record(r),
-            )
-            .await;
+            let recs = s.run_closed(phase, &workload).await;
             level_records.extend(recs);
         }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::ThroughputArgs;
 use crate::report::progress::{Progress, Span};
 use crate::report::{console, BenchResult};
-use crate::scheduler::{open_loop, OpenLoop, Warmup};
+use crate::scheduler::{OpenLoop, Warmup};
 
 use super::session::{conclude, validate_output, Session};
 
@@ -119,17 +119,7 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
         s.live.clone(),
         Some(s.samples()),
     );
-    let w = workload.clone();
-    let records = open_loop(
-        &plan,
-        &s.target.client,
-        s.clock,
-        &s.stop,
-        &s.live,
-        move |i| w.body(i),
-        |r| s.record(r),
-    )
-    .await;
+    let records = s.run_open(&plan, &workload).await;
     progress.finish().await;
     super::session::annotate(&mut config, &workload, &records);
     Ok(
