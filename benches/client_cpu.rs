@@ -103,8 +103,16 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         "client", "wall s", "CPU s", "tokens", "CPU us/token"
     );
     let mut results = Vec::new();
-    for round in 0..2 {
-        for mode in ["llmbench client", "floor"] {
+    // MODE=client or MODE=floor: one round of one side only (for valgrind --tool=callgrind).
+    let only = std::env::var("MODE").ok();
+    let modes: Vec<&str> = match only.as_deref() {
+        Some("client") => vec!["llmbench client"],
+        Some("floor") => vec!["floor"],
+        _ => vec!["llmbench client", "floor"],
+    };
+    let rounds = if only.is_some() { 1 } else { 2 };
+    for round in 0..rounds {
+        for &mode in &modes {
             let client = Client::new(endpoint.clone(), concurrency).unwrap();
             let sim_cpu0 = cpu_s(&sim_pid);
             let cpu0 = cpu_s("self");
@@ -146,7 +154,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
             let sim_cpu = cpu_s(&sim_pid) - sim_cpu0;
             let per_tok = cpu / toks as f64 * 1e6;
             println!("{mode:<18} {wall:>10.2} {cpu:>10.2} {toks:>12} {per_tok:>14.3}");
-            if round == 1 {
+            if round + 1 == rounds {
                 results.push((
                     mode,
                     per_tok,
@@ -155,6 +163,11 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
                 ));
             }
         }
+    }
+    if results.len() < 2 {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
     }
     let (_, ours, sim_per_tok, rate) = results[0];
     let (_, floor_cost, _, _) = results[1];

@@ -37,7 +37,7 @@ impl SseDecoder {
                     continue;
                 }
             }
-            match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', chunk) {
                 None => {
                     self.line.extend_from_slice(chunk);
                     return;
@@ -94,7 +94,7 @@ impl SseDecoder {
         if line[0] == b':' {
             return true; // comment / keep-alive
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
