@@ -80,6 +80,29 @@ pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     out
 }
 
+/// The seed's throughput lines: "avg" is total tokens / total request time (the seed's
+/// definition), then per-request min, max, p50 and p95. Returns the total request time, s.
+fn seed_throughput<'a>(
+    out: &mut String,
+    s: &Summary,
+    ok: impl Iterator<Item = &'a crate::record::RequestRecord>,
+) -> f64 {
+    let total_time_s: f64 = ok.map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
+    if let Some(d) = &s.output_tok_s {
+        let avg = if total_time_s > 0.0 {
+            s.tokens.output as f64 / total_time_s
+        } else {
+            0.0
+        };
+        let _ = writeln!(out, "  Avg throughput: {avg:.1} tok/s");
+        let _ = writeln!(out, "  Min throughput: {:.1} tok/s", d.min);
+        let _ = writeln!(out, "  Max throughput: {:.1} tok/s", d.max);
+        let _ = writeln!(out, "  P50 throughput: {:.1} tok/s", d.p50);
+        let _ = writeln!(out, "  P95 throughput: {:.1} tok/s", d.p95);
+    }
+    total_time_s
+}
+
 /// The `run` summary, as the seed prints it, plus latency when streamed.
 pub fn run_summary(result: &BenchResult) -> String {
     let s = &result.summary;
@@ -97,24 +120,11 @@ pub fn run_summary(result: &BenchResult) -> String {
         let _ = writeln!(out, "Interrupted: partial results (Ctrl-C)");
     }
     let _ = writeln!(out, "{RULE}");
-    let ok: Vec<_> = result
-        .requests
-        .iter()
-        .filter(|r| !r.warmup && r.is_ok())
-        .collect();
-    let total_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
-    if let Some(d) = &s.output_tok_s {
-        let avg = if total_time_s > 0.0 {
-            s.tokens.output as f64 / total_time_s
-        } else {
-            0.0
-        };
-        let _ = writeln!(out, "  Avg throughput: {avg:.1} tok/s");
-        let _ = writeln!(out, "  Min throughput: {:.1} tok/s", d.min);
-        let _ = writeln!(out, "  Max throughput: {:.1} tok/s", d.max);
-        let _ = writeln!(out, "  P50 throughput: {:.1} tok/s", d.p50);
-        let _ = writeln!(out, "  P95 throughput: {:.1} tok/s", d.p95);
-    }
+    let total_time_s = seed_throughput(
+        &mut out,
+        s,
+        result.requests.iter().filter(|r| !r.warmup && r.is_ok()),
+    );
     let _ = writeln!(
         out,
         "  Total tokens: {} (source: {})",
@@ -346,24 +356,14 @@ pub fn suite_summary(result: &BenchResult) -> String {
             let _ = writeln!(out, "  Error: {e}");
             continue;
         }
-        if let Some(d) = &s.output_tok_s {
-            let time_s: f64 = result
+        seed_throughput(
+            &mut out,
+            s,
+            result
                 .requests
                 .iter()
-                .filter(|r| r.level == Some(i as u32) && !r.warmup && r.is_ok())
-                .map(|r| r.e2e_ms() / 1e3)
-                .sum();
-            let avg = if time_s > 0.0 {
-                s.tokens.output as f64 / time_s
-            } else {
-                0.0
-            };
-            let _ = writeln!(out, "  Avg throughput: {avg:.1} tok/s");
-            let _ = writeln!(out, "  Min throughput: {:.1} tok/s", d.min);
-            let _ = writeln!(out, "  Max throughput: {:.1} tok/s", d.max);
-            let _ = writeln!(out, "  P50 throughput: {:.1} tok/s", d.p50);
-            let _ = writeln!(out, "  P95 throughput: {:.1} tok/s", d.p95);
-        }
+                .filter(|r| r.level == Some(i as u32) && !r.warmup && r.is_ok()),
+        );
         let _ = writeln!(out, "  Total tokens: {}", s.tokens.output);
         if let Some(t) = &s.ttft_ms {
             let _ = writeln!(out, "  TTFT p50: {:.1} ms, p95: {:.1} ms", t.p50, t.p95);
