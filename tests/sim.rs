@@ -204,13 +204,16 @@ async fn kv_budget_makes_sequences_wait() {
 }
 
 /// Median of measured/predicted TTFT over requests, using the prompt tokens each one reported.
-fn ttft_ratio(cfg: &SimConfig, r: &llmbench::report::BenchResult) -> f64 {
+/// `transport_ms`: what a request costs with no model at all (HTTP on loopback, parsing,
+/// waking the engine), measured against a zero-delay simulator in the same test.
+fn ttft_ratio(cfg: &SimConfig, r: &llmbench::report::BenchResult, transport_ms: f64) -> f64 {
     let mut ratios: Vec<f64> = r
         .requests
         .iter()
         .filter(|r| !r.warmup && r.is_ok())
         .map(|rec| {
-            rec.ttft_ms().unwrap() / cfg.predicted_single_stream(rec.prompt_tokens.unwrap()).0
+            (rec.ttft_ms().unwrap() - transport_ms)
+                / cfg.predicted_single_stream(rec.prompt_tokens.unwrap()).0
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
@@ -219,6 +222,25 @@ fn ttft_ratio(cfg: &SimConfig, r: &llmbench::report::BenchResult) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_single_stream_and_eight_streams_match_the_model() {
+    // The cost of the transport alone: TTFT against a simulator with no delays.
+    let zero_sim = start_sim(zero()).await;
+    let z = execute(&run_args(
+        &zero_sim.url(),
+        &[
+            "--stream",
+            "--runs",
+            "10",
+            "--max-tokens",
+            "4",
+            "--prompt",
+            "long",
+        ],
+    ))
+    .await
+    .unwrap();
+    let transport_ms = z.summary.ttft_ms.as_ref().unwrap().p50;
+    assert!(transport_ms < 5.0, "loopback transport {transport_ms} ms");
+    zero_sim.stop().await;
     for profile in [Profile::Small, Profile::Medium] {
         let cfg = SimConfig::profile(profile);
         let sim = start_sim(cfg.clone()).await;
@@ -242,7 +264,7 @@ async fn calibration_single_stream_and_eight_streams_match_the_model() {
             (measured_itl / itl - 1.0).abs() < 0.02,
             "{profile:?}: ITL {measured_itl} vs model {itl}"
         );
-        let ratio = ttft_ratio(&cfg, &r);
+        let ratio = ttft_ratio(&cfg, &r, transport_ms);
         assert!(
             (ratio - 1.0).abs() < 0.02,
             "{profile:?}: TTFT measured/model = {ratio}"
