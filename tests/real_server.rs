@@ -243,7 +243,7 @@ async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
     print!("{}", llmbench::report::console::sweep_table(&r));
     assert_eq!(r.summary.requests.failed, 0, "{:?}", r.summary.errors);
     assert!(
-        agg[2] > agg[0] * 1.3,
+        agg[2] > agg[0] * 1.2,
         "batching pays up to 4 slots: {agg:?}"
     );
     assert!(agg[3] < agg[2] * 1.2, "and not beyond: {agg:?}");
