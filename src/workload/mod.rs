@@ -82,14 +82,31 @@ pub const PROMPTS_LONG: [&str; 5] = [
      step. Finish with the three questions you would ask the authors before approving it.",
 ];
 
-pub fn prompts(size: PromptSize) -> Vec<&'static str> {
+/// Short, medium and long in turn: the 15 prompts interleaved.
+const PROMPTS_MIXED: [&str; 15] = [
+    PROMPTS_SHORT[0],
+    PROMPTS_MEDIUM[0],
+    PROMPTS_LONG[0],
+    PROMPTS_SHORT[1],
+    PROMPTS_MEDIUM[1],
+    PROMPTS_LONG[1],
+    PROMPTS_SHORT[2],
+    PROMPTS_MEDIUM[2],
+    PROMPTS_LONG[2],
+    PROMPTS_SHORT[3],
+    PROMPTS_MEDIUM[3],
+    PROMPTS_LONG[3],
+    PROMPTS_SHORT[4],
+    PROMPTS_MEDIUM[4],
+    PROMPTS_LONG[4],
+];
+
+pub fn prompts(size: PromptSize) -> &'static [&'static str] {
     match size {
-        PromptSize::Short => PROMPTS_SHORT.to_vec(),
-        PromptSize::Medium => PROMPTS_MEDIUM.to_vec(),
-        PromptSize::Long => PROMPTS_LONG.to_vec(),
-        PromptSize::Mixed => (0..5)
-            .flat_map(|i| [PROMPTS_SHORT[i], PROMPTS_MEDIUM[i], PROMPTS_LONG[i]])
-            .collect(),
+        PromptSize::Short => &PROMPTS_SHORT,
+        PromptSize::Medium => &PROMPTS_MEDIUM,
+        PromptSize::Long => &PROMPTS_LONG,
+        PromptSize::Mixed => &PROMPTS_MIXED,
     }
 }
 
@@ -566,7 +583,7 @@ mod tests {
     fn fifteen_distinct_prompts() {
         let mut all: Vec<&str> = [PromptSize::Short, PromptSize::Medium, PromptSize::Long]
             .iter()
-            .flat_map(|s| prompts(*s))
+            .flat_map(|s| prompts(*s).iter().copied())
             .collect();
         assert_eq!(prompts(PromptSize::Mixed).len(), 15);
         all.sort();
