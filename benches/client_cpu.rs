@@ -53,24 +53,12 @@ fn main() {
 }
 
 fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmbench"))
-        .args(["sim", "--port", "0", "--profile", "zero"])
-        .args(sim_args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start llmbench sim");
+    let mut sim = vec!["--profile", "zero"];
+    sim.extend_from_slice(sim_args);
+    let (mut child, url) =
+        llmbench::sim::spawn_child(std::path::Path::new(env!("CARGO_BIN_EXE_llmbench")), &sim)
+            .expect("start llmbench sim");
     let sim_pid = child.id().to_string();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("sim prints its URL")
-        .to_string();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

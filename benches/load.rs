@@ -32,24 +32,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn start_sim(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmbench"))
-        .args(["sim", "--port", "0"])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start llmbench sim");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("sim prints its URL")
-        .to_string();
-    (child, url)
+    llmbench::sim::spawn_child(std::path::Path::new(env!("CARGO_BIN_EXE_llmbench")), args)
+        .expect("start llmbench sim")
 }
 
 fn main() {

@@ -17,24 +17,7 @@ fn bin() -> Command {
 
 /// A simulator in its own process, shared by every shard.
 fn sim_process(args: &[&str]) -> (Child, String) {
-    let mut child = bin()
-        .args(["sim", "--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    (child, url)
+    llmbench::sim::spawn_child(Path::new(env!("CARGO_BIN_EXE_llmbench")), args).unwrap()
 }
 
 fn split(r: &BenchResult, n: u32) -> Vec<(PathBuf, BenchResult)> {

@@ -316,6 +316,30 @@ async fn accept_loop(listener: TcpListener, app: axum::Router, shutdown: Cancell
     }
 }
 
+/// Start `llmbench sim ARGS --port 0` from `binary` as a child process (its stdout piped) and
+/// read the URL it prints: a server in another process, for benchmarks and shard tests.
+pub fn spawn_child(
+    binary: &std::path::Path,
+    args: &[&str],
+) -> anyhow::Result<(std::process::Child, String)> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(binary)
+        .args(["sim", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {} sim", binary.display()))?;
+    let mut line = String::new();
+    let out = child.stdout.take().context("the sim's stdout")?;
+    std::io::BufReader::new(out).read_line(&mut line)?;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .with_context(|| format!("the sim printed no URL: {line:?}"))?
+        .to_string();
+    Ok((child, url))
+}
+
 /// Counter for ids and per-request seeds.
 pub(crate) fn next(counter: &AtomicU64) -> u64 {
     counter.fetch_add(1, Ordering::Relaxed)
