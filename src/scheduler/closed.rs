@@ -39,7 +39,7 @@ where
 {
     let next = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let (stride, offset) = phase
         .shard
         .map_or((1, 0), |s| (s.count as u64, s.index as u64));
@@ -80,11 +80,5 @@ where
         });
     }
     drop(tx);
-    let mut records = Vec::with_capacity(phase.count as usize);
-    while let Some(rec) = rx.recv().await {
-        on_record(&rec);
-        records.push(rec);
-    }
-    records.sort_by_key(|r| r.id);
-    records
+    super::collect(rx, phase.count as usize, &mut on_record).await
 }

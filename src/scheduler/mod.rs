@@ -18,6 +18,22 @@ pub use open::{arrival_offsets, open_loop, Arrival, OpenLoop, Warmup};
 
 use crate::record::RequestRecord;
 
+/// Gather the records the request tasks send, showing each to `on_record` as it arrives, until
+/// every sender is gone; return them in plan order.
+async fn collect(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RequestRecord>,
+    capacity: usize,
+    on_record: &mut dyn FnMut(&RequestRecord),
+) -> Vec<RequestRecord> {
+    let mut records = Vec::with_capacity(capacity);
+    while let Some(rec) = rx.recv().await {
+        on_record(&rec);
+        records.push(rec);
+    }
+    records.sort_by_key(|r| r.id);
+    records
+}
+
 /// How a run is stopped early: first scheduling stops, then (after a grace period) the requests
 /// still in flight are cut and recorded as `cancelled`.
 #[derive(Clone, Default)]

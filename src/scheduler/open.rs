@@ -168,7 +168,7 @@ where
     let sem = plan
         .max_concurrency
         .map(|c| Arc::new(Semaphore::new(c.max(1))));
-    let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
+    let (tx, rx) = mpsc::unbounded_channel::<RequestRecord>();
     let handle = tokio::runtime::Handle::current();
     let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
     let (start_ns, first_id, level) = ((plan.start_s * 1e9) as u64, plan.first_id, plan.level);
@@ -228,13 +228,7 @@ where
             .expect("spawn the arrival thread");
     }
     drop(tx);
-    let mut records = Vec::with_capacity(n);
-    while let Some(rec) = rx.recv().await {
-        on_record(&rec);
-        records.push(rec);
-    }
-    records.sort_by_key(|r| r.id);
-    records
+    super::collect(rx, n, &mut on_record).await
 }
 
 fn dropped(id: u64, warmup: bool, scheduled_ns: u64, clock: &Clock) -> RequestRecord {
