@@ -583,6 +583,10 @@ pub struct CompareArgs {
     /// Write the comparison to FILE (.json).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Results measured with different settings (stream, max_tokens, dataset, API, model,
+    /// rate, concurrency, command) are an error (exit 2), not a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -592,10 +596,17 @@ pub struct CheckArgs {
     pub baseline: PathBuf,
     /// The current result (.json).
     pub current: PathBuf,
-    /// Allowed change in the worse direction (10% or 0.1).
+    /// Allowed change in the worse direction, relative to the baseline (10% or 0.1).
     #[arg(long, default_value = "10%", value_parser = parse_fraction)]
     pub tolerance: f64,
-    /// TOML file of per-metric tolerances: `tolerance = "10%"` and `[metrics]` `"ttft.p95" = "5%"`.
+    /// Allowed rise of the error rate, in percentage points (1pp: 0.5% may become 1.5%).
+    #[arg(long, default_value = "1pp", value_parser = crate::units::parse_points)]
+    pub error_rate_tolerance: f64,
+    /// Results measured with different settings are an error (exit 2), not a warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// TOML file of tolerances: `tolerance = "10%"`, `error_rate_tolerance = "1pp"`, and
+    /// `[metrics]` `"ttft.p95" = "5%"` (`"error_rate" = "2pp"`: points).
     #[arg(long, value_name = "FILE")]
     pub tolerances: Option<PathBuf>,
     /// Metrics to check (repeatable; default: TTFT, ITL, TPOT, E2E percentiles, tok/s, req/s,
@@ -646,48 +657,14 @@ pub struct ReportArgs {
     pub output: Vec<PathBuf>,
 }
 
-/// `10%` or `0.1`.
-pub fn parse_fraction(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let v = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .map_err(|_| format!("{s:?} is not a fraction (examples: 10%, 0.1)"))?;
-    if !(0.0..=10.0).contains(&v) {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(v)
-}
-
-/// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => v / 1e3,
-        "s" | "sec" => v,
-        "m" | "min" => v * 60.0,
-        "h" => v * 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{s:?} must be a duration >= 0"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
+pub use crate::units::{parse_duration, parse_fraction};
 
 /// Expand `--config FILE` into flags placed before the command line's own, so that flags given
 /// on the command line win. Keys are long flag names (`max_tokens` or `max-tokens`).
 pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
-    let pos = args
+    // Arguments after `--` belong to another command line (`cluster ... -- throughput ...`).
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let pos = args[..end]
         .iter()
         .position(|a| a == "--config" || a.starts_with("--config="));
     let Some(pos) = pos else {
@@ -719,9 +696,16 @@ pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
             Ok(())
         };
         match value {
-            // Tables (a suite's [[tier]] list) belong to the command, not to flags.
-            toml::Value::Table(_) => {}
-            toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {}
+            // A suite's [[tier]] list belongs to the command, not to flags.
+            toml::Value::Array(items) if key == "tier" && items.iter().all(|i| i.is_table()) => {}
+            toml::Value::Table(_) | toml::Value::Array(_)
+                if matches!(value, toml::Value::Table(_))
+                    || value
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|i| i.is_table())) =>
+            {
+                bail!("--config {path}: unknown table [{key}] (only a suite's [[tier]] list is a table)")
+            }
             toml::Value::Array(items) => {
                 for it in items {
                     push(it)?;
@@ -746,16 +730,6 @@ pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
-        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
-        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
-        assert_eq!(parse_duration("1.5").unwrap().as_millis(), 1500);
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("3 weeks").is_err());
-    }
 
     #[test]
     fn config_keys_become_flags_and_command_line_wins() {

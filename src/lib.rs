@@ -12,11 +12,14 @@ pub mod monitor;
 pub mod protocol;
 pub mod record;
 pub mod report;
+pub mod result;
 pub mod scheduler;
 pub mod shard;
 pub mod sim;
 pub mod sink;
 pub mod target;
+pub mod units;
+pub mod verdict;
 pub mod workload;
 
 /// Raise the soft limit on open files to the hard limit: thousands of concurrent streams need

@@ -78,24 +78,6 @@ pub struct MonitorReport {
     pub samples: Vec<Sample>,
 }
 
-impl MonitorReport {
-    pub fn facts(&self) -> BTreeMap<String, f64> {
-        let mut f = BTreeMap::new();
-        let mut put = |k: &str, v: Option<f64>| {
-            if let Some(v) = v {
-                f.insert(k.to_string(), v);
-            }
-        };
-        put("server_cpu", self.server_cpu_avg_pct);
-        put("server_cpu_max", self.server_cpu_max_pct);
-        put("server_rss_mb", self.server_rss_peak_mb);
-        put("client_cpu", self.client_cpu_avg_pct);
-        put("client_rss_mb", self.client_rss_peak_mb);
-        put("memory_slope_mb_min", self.rss_slope_mb_per_min);
-        f
-    }
-}
-
 pub struct Monitor {
     cfg: MonitorConfig,
     samples: Arc<Mutex<Vec<Sample>>>,

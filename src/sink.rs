@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
-use serde_json::Value;
 
 use crate::record::RequestRecord;
-
-pub const RECORDS_SCHEMA: &str = "llmbench.records.v1";
+use crate::result::Header;
 
 pub struct Sink {
     path: PathBuf,
@@ -19,13 +17,12 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Create the file and write the header (a JSON object with `schema` and the run's context).
-    pub fn create(path: &Path, mut header: Value) -> anyhow::Result<Sink> {
+    /// Create the file and write the header line (the run's identity, see [`Header`]).
+    pub fn create(path: &Path, header: &Header) -> anyhow::Result<Sink> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("--output {}: cannot create the file", path.display()))?;
-        header["schema"] = Value::String(RECORDS_SCHEMA.into());
         let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer(&mut w, &header)?;
+        w.write_all(header.to_line()?.as_bytes())?;
         w.write_all(b"\n")?;
         w.flush()?;
         Ok(Sink {
@@ -48,8 +45,16 @@ impl Sink {
     }
 }
 
+/// A `.jsonl` file read back.
+pub struct RecordFile {
+    pub header: Header,
+    pub records: Vec<RequestRecord>,
+    /// The last line was cut (a process killed mid-write): it was left out.
+    pub truncated: bool,
+}
+
 /// Read a JSONL file: its header and its records. Errors name the file and the line.
-pub fn read(path: &Path) -> anyhow::Result<(Value, Vec<RequestRecord>)> {
+pub fn read(path: &Path) -> anyhow::Result<RecordFile> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
@@ -57,19 +62,12 @@ pub fn read(path: &Path) -> anyhow::Result<(Value, Vec<RequestRecord>)> {
         .next()
         .with_context(|| format!("{}: empty file", path.display()))?
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    let header: Value = serde_json::from_str(&first)
-        .with_context(|| format!("{}:1: not a JSON header line", path.display()))?;
-    if header["schema"] != RECORDS_SCHEMA {
-        bail!(
-            "{}:1: schema {}, expected {RECORDS_SCHEMA:?}",
-            path.display(),
-            header["schema"]
-        );
-    }
+    let header = Header::from_line(&first, &path.display().to_string())?;
     let rest: Vec<String> = lines
         .collect::<Result<_, _>>()
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut records = Vec::new();
+    let mut truncated = false;
     for (i, line) in rest.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -77,9 +75,13 @@ pub fn read(path: &Path) -> anyhow::Result<(Value, Vec<RequestRecord>)> {
         match serde_json::from_str::<RequestRecord>(line) {
             Ok(r) => records.push(r),
             // A run killed mid-write leaves a partial last line: keep everything before it.
-            Err(_) if i + 1 == rest.len() => {}
+            Err(_) if i + 1 == rest.len() => truncated = true,
             Err(e) => bail!("{}:{}: not a request record: {e}", path.display(), i + 2),
         }
     }
-    Ok((header, records))
+    Ok(RecordFile {
+        header,
+        records,
+        truncated,
+    })
 }

@@ -33,6 +33,19 @@ pub struct Target {
     pub sim: Option<SimHandle>,
 }
 
+impl Default for TargetInfo {
+    fn default() -> Self {
+        TargetInfo {
+            url: String::new(),
+            api: Api::Chat,
+            model: String::new(),
+            backend: String::new(),
+            simulator: None,
+            header_names: Vec::new(),
+        }
+    }
+}
+
 impl Target {
     pub fn describe(&self) -> String {
         match &self.info.simulator {

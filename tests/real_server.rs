@@ -16,10 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{run_args, stress_args, sweep_args, throughput_args};
 use llmbench::client::{build_headers, Client, Endpoint};
-use llmbench::commands::stress::FailureMode;
 use llmbench::commands::{run, stress, sweep, throughput};
 use llmbench::protocol::Api;
 use llmbench::record::{Clock, FailureKind, TokenSource};
+use llmbench::verdict::stress::FailureMode;
 use tokio_util::sync::CancellationToken;
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::{run_args, start_sim, zero};
-use llmbench::commands::{merge, run};
+use llmbench::commands::run;
 use llmbench::report::{self, BenchResult};
 use llmbench::shard::ShardInfo;
+use llmbench::verdict::merge;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_llmbench"))
@@ -49,7 +50,7 @@ async fn merging_shards_gives_the_single_process_statistics_and_refuses_foreign_
     .unwrap();
     sim.stop().await;
 
-    let (merged, warnings) = merge::merge(split(&r, 3)).unwrap();
+    let (merged, warnings) = merge::merge(parts(split(&r, 3))).unwrap();
     assert_eq!(
         merged.summary, r.summary,
         "recomputed from the union, never averaged"
@@ -62,22 +63,22 @@ async fn merging_shards_gives_the_single_process_statistics_and_refuses_foreign_
 
     let mut mixed = split(&r, 3);
     mixed[1].1.shard.as_mut().unwrap().plan_id = "plan:2".into();
-    let e = merge::merge(mixed).unwrap_err().to_string();
+    let e = merge::merge(parts(mixed)).unwrap_err().to_string();
     assert!(e.contains("shard-1.json") && e.contains("plan:2"), "{e}");
 
     let mut dup = split(&r, 3);
     dup[2].1.shard.as_mut().unwrap().index = 0;
-    let e = merge::merge(dup).unwrap_err().to_string();
+    let e = merge::merge(parts(dup)).unwrap_err().to_string();
     assert!(e.contains("shard-2.json") && e.contains("shard 0"), "{e}");
 
     let mut missing = split(&r, 3);
     missing.pop();
-    let e = merge::merge(missing).unwrap_err().to_string();
+    let e = merge::merge(parts(missing)).unwrap_err().to_string();
     assert!(e.contains("[2]") && e.contains("missing"), "{e}");
 
     let mut plain = split(&r, 3);
     plain[0].1.shard = None;
-    assert!(merge::merge(plain)
+    assert!(merge::merge(parts(plain))
         .unwrap_err()
         .to_string()
         .contains("not a shard result"));
@@ -426,4 +427,14 @@ fn cluster_generators_print_a_slurm_script_and_a_kubernetes_job() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
     }
+}
+
+fn parts(v: Vec<(std::path::PathBuf, BenchResult)>) -> Vec<merge::Part> {
+    v.into_iter()
+        .map(|(path, result)| merge::Part {
+            path,
+            result,
+            truncated: false,
+        })
+        .collect()
 }

@@ -6,12 +6,12 @@ mod common;
 use std::process::Command as Proc;
 
 use common::{run_args, start_sim, stress_args, timed, ttft_args, zero};
-use llmbench::commands::stress::FailureMode;
 use llmbench::commands::{run, stress, ttft};
+use llmbench::verdict::stress::FailureMode;
 
 async fn mode_of(
     args: &llmbench::cli::StressArgs,
-) -> (FailureMode, llmbench::commands::stress::StressReport) {
+) -> (FailureMode, llmbench::verdict::stress::StressReport) {
     let r = stress::execute(args).await.unwrap();
     let s = r.stress.unwrap();
     (s.failure_mode, s)

@@ -28,13 +28,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stress(a) => stress::stress(a).await,
         Command::Ttft(a) => ttft::ttft(a).await,
         Command::Compare(a) => compare::compare(a).await,
-        Command::Check(a) => check::check(a).await,
+        Command::Check(a) => check::check_command(a).await,
         Command::Report(a) => report::report(a),
         Command::Dataset(a) => dataset::dataset(a),
         Command::Merge(a) => merge::run(a).await,
         Command::Cluster(a) => cluster::cluster(a),
         Command::Schema => {
-            println!("{}", crate::report::json_schema());
+            println!("{}", crate::result::json_schema());
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim(a) => sim::sim(a).await,

@@ -25,6 +25,14 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     positive("--max-tokens", args.max_tokens as u64)?;
     let requirements = validate_output(&args.out)?;
     let quiet = args.out.quiet;
+    // Local inputs (dataset file, tokenizer) are loaded before any connection.
+    let prepared = super::session::prepare(
+        &args.request,
+        args.target.api,
+        args.max_tokens,
+        args.stream,
+        !args.target.no_include_usage,
+    )?;
     let mut s = Session::open(
         &args.target,
         &MonitorArgs::default(),
@@ -49,12 +57,7 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
             },
         );
     }
-    let workload = s.workload(
-        &args.request,
-        args.max_tokens,
-        args.stream,
-        !args.target.no_include_usage,
-    )?;
+    let workload = s.bind(prepared, &args.request)?;
     let mut config = json!({
         "runs": args.runs,
         "warmup": args.warmup,

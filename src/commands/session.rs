@@ -10,11 +10,10 @@ use anyhow::bail;
 
 use crate::cli::{MonitorArgs, OutputArgs, RequestArgs, TargetArgs};
 use crate::metrics::targets::{self, Target as Requirement};
-use crate::metrics::timeseries;
-use crate::metrics::Summary;
 use crate::monitor::{Monitor, MonitorConfig};
 use crate::record::{Clock, FailureKind, RequestRecord};
-use crate::report::{self, console, BenchResult, Level, Tool, SCHEMA};
+use crate::report::{self, console};
+use crate::result::{BenchResult, Header, Level, Tool};
 use crate::scheduler::{closed_loop, open_loop, ClosedLoop, Live, OpenLoop, Stop};
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
@@ -148,11 +147,15 @@ impl Session {
             .iter()
             .find(|p| p.extension().and_then(|e| e.to_str()) == Some("jsonl"))
         {
-            let header = serde_json::json!({
-                "command": command, "started_at": self.started_at, "tool": Tool::default(),
-                "target": target, "config": config, "shard": self.shard_info,
-            });
-            self.sink = Some(Sink::create(p, header)?);
+            let header = Header {
+                command: command.clone(),
+                started_at: self.started_at.clone(),
+                tool: Tool::default(),
+                target: self.target.info.clone(),
+                config: config.clone(),
+                shard: self.shard_info.clone(),
+            };
+            self.sink = Some(Sink::create(p, &header)?);
         }
         Ok(())
     }
@@ -230,22 +233,16 @@ impl Session {
         stream: bool,
         include_usage: bool,
     ) -> anyhow::Result<Workload> {
+        let w = prepare(req, self.target.info.api, max_tokens, stream, include_usage)?;
+        self.bind(w, req)
+    }
+
+    /// Bind a prepared workload to this target: its model, and its tokenizer for counting.
+    pub fn bind(&mut self, mut w: Workload, req: &RequestArgs) -> anyhow::Result<Workload> {
         if self.shard.is_some() && req.seed.is_none() {
             anyhow::bail!("--shard needs --seed, so that every shard derives the same plan");
         }
-        let spec = dataset_spec(req);
-        let w = Workload::build(
-            &spec,
-            BodyOptions {
-                api: self.target.info.api,
-                model: self.target.info.model.clone(),
-                max_tokens,
-                stream,
-                temperature: req.temperature,
-                ignore_eos: req.ignore_eos,
-                include_usage,
-            },
-        )?;
+        w.opts.model = self.target.info.model.clone();
         if req.tokenizer.is_some() {
             self.target.client.set_tokenizer(w.tokenizer.clone());
         }
@@ -261,7 +258,6 @@ impl Session {
         requirements: &[Requirement],
         levels: Vec<Level>,
     ) -> BenchResult {
-        let summary = Summary::from_records(&records);
         let (from_s, to_s) = measured_window_s(&records);
         let monitor = match self.monitor {
             Some(m) => m.finish(from_s, to_s).await,
@@ -271,29 +267,22 @@ impl Session {
                     .await
             }
         };
-        let mut facts = summary.facts();
-        facts.extend(monitor.facts());
-        let outcomes = requirements.iter().map(|r| r.evaluate(&facts)).collect();
-        let timeseries = timeseries::per_second(&records);
-        let result = BenchResult {
-            schema: SCHEMA.to_string(),
-            tool: Tool::default(),
+        let head = Header {
             command: command.to_string(),
-            started_at: self.started_at,
-            interrupted: self.stop.is_stopping(),
-            config,
+            started_at: self.started_at.clone(),
+            tool: Tool::default(),
             target: self.target.info.clone(),
-            summary,
-            targets: outcomes,
-            levels,
-            timeseries,
-            monitor: Some(monitor),
-            stress: None,
-            comparison: None,
+            config,
             shard: self.shard_info.clone(),
-            requests: records,
-            live_outputs: self.sink.iter().map(|s| s.path().to_path_buf()).collect(),
         };
+        let mut result = BenchResult::build(head, records, levels);
+        result.targets = requirements
+            .iter()
+            .map(|r| r.evaluate(&result.summary, Some(&monitor)))
+            .collect();
+        result.monitor = Some(monitor);
+        result.interrupted = self.stop.is_stopping();
+        result.live_outputs = self.sink.iter().map(|s| s.path().to_path_buf()).collect();
         self.target.shutdown().await;
         result
     }
@@ -347,10 +336,31 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputArgs) -> anyhow:
 /// First Ctrl-C: stop scheduling, give requests in flight [`GRACE`] to finish, then cut them.
 /// A second Ctrl-C exits at once.
 pub fn ctrl_c_stop(quiet: bool) -> Stop {
+    static STOP: std::sync::OnceLock<Stop> = std::sync::OnceLock::new();
+    STOP.get_or_init(|| install_stop(quiet)).clone()
+}
+
+/// A stop request: Ctrl-C, or SIGTERM (what batch schedulers send).
+async fn stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                t = term.recv() => t.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
+/// The process's one signal handler (a suite's tiers share it).
+fn install_stop(quiet: bool) -> Stop {
     let stop = Stop::new();
     let s = stop.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        if !stop_signal().await {
             return;
         }
         if !quiet {
@@ -362,15 +372,43 @@ pub fn ctrl_c_stop(quiet: bool) -> Stop {
         s.scheduling.cancel();
         tokio::select! {
             _ = tokio::time::sleep(GRACE) => s.in_flight.cancel(),
-            r = tokio::signal::ctrl_c() => if r.is_ok() {
+            r = stop_signal() => if r {
                 std::process::exit(EXIT_INTERRUPTED as i32);
             },
         }
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if stop_signal().await {
             std::process::exit(EXIT_INTERRUPTED as i32);
         }
     });
     stop
+}
+
+/// Build the workload from local inputs only (files, tokenizer): before any connection, so that
+/// a missing dataset is reported before an unreachable server. The model is bound later.
+pub fn prepare(
+    req: &RequestArgs,
+    api: crate::protocol::Api,
+    max_tokens: u32,
+    stream: bool,
+    include_usage: bool,
+) -> anyhow::Result<Workload> {
+    if let Some(t) = req.temperature {
+        if !(t.is_finite() && t >= 0.0) {
+            bail!("--temperature must be a number >= 0 (e.g. 0.7), not {t}");
+        }
+    }
+    Workload::build(
+        &dataset_spec(req),
+        BodyOptions {
+            api,
+            model: String::new(),
+            max_tokens,
+            stream,
+            temperature: req.temperature,
+            ignore_eos: req.ignore_eos,
+            include_usage,
+        },
+    )
 }
 
 pub fn positive(name: &str, v: u64) -> anyhow::Result<()> {

@@ -24,7 +24,8 @@ use serde_json::json;
 use crate::cli::{MonitorArgs, RequestArgs, SuiteArgs};
 use crate::metrics::Summary;
 use crate::protocol::Api;
-use crate::report::{console, BenchResult, Level, Tool, SCHEMA};
+use crate::report::console;
+use crate::result::{BenchResult, Header, Level, LevelParams, Tool};
 use crate::scheduler::ClosedLoop;
 use crate::sim::Profile;
 use crate::target::TargetInfo;
@@ -127,6 +128,9 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
     let mut levels = Vec::new();
     let mut records = Vec::new();
     let mut first_target: Option<TargetInfo> = None;
+    // The process's one Ctrl-C handler: checked between tiers.
+    let stop = super::session::ctrl_c_stop(quiet);
+    let mut interrupted = false;
     for (ti, tier) in tiers.iter().enumerate() {
         let mut targs = args.target.clone();
         targs.model = Some(tier.model.clone());
@@ -141,7 +145,18 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
         }
         let max_tokens = tier.max_tokens.unwrap_or(args.max_tokens);
         let request = RequestArgs::builtin(tier.prompt.unwrap_or(args.prompt));
-        let params = json!({"model": tier.model, "url": targs.url, "api": targs.api, "max_tokens": max_tokens, "prompt": request.prompt});
+        if stop.is_stopping() {
+            interrupted = true;
+            break;
+        }
+        let params = LevelParams {
+            model: Some(tier.model.clone()),
+            url: targs.url.clone(),
+            api: Some(targs.api),
+            max_tokens: Some(max_tokens),
+            prompt: Some(format!("{:?}", request.prompt).to_lowercase()),
+            ..Default::default()
+        };
         if !quiet {
             eprintln!("\nBenchmarking {} tier: {}", tier.name, tier.model);
         }
@@ -162,7 +177,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                     continue;
                 }
             };
-        s.begin(&params).await?;
+        s.begin(&serde_json::to_value(&params)?).await?;
         let workload = s.workload(&request, max_tokens, args.stream, !targs.no_include_usage)?;
         let mut tier_records = Vec::new();
         for (first_id, count, warmup) in [(0, args.warmup, true), (args.warmup, args.runs, false)] {
@@ -182,6 +197,7 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
         let r = s
             .finish("run", json!({}), tier_records, &[], Vec::new())
             .await;
+        interrupted |= r.interrupted;
         first_target.get_or_insert_with(|| r.target.clone());
         let offset = records.len() as u64;
         records.extend(r.requests.into_iter().map(|mut rec| {
@@ -197,14 +213,10 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
             error: None,
         });
     }
-    let summary = Summary::from_records(&records);
-    let facts = summary.facts();
-    Ok(BenchResult {
-        schema: SCHEMA.to_string(),
-        tool: Tool::default(),
+    let head = Header {
         command: "suite".to_string(),
         started_at,
-        interrupted: false,
+        tool: Tool::default(),
         config: json!({"runs": args.runs, "warmup": args.warmup, "max_tokens": args.max_tokens, "stream": args.stream,
             "tiers": tiers.iter().map(|t| json!({"name": t.name, "model": t.model, "url": t.url})).collect::<Vec<_>>()}),
         target: first_target.unwrap_or(TargetInfo {
@@ -215,15 +227,13 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
             simulator: None,
             header_names: Vec::new(),
         }),
-        summary,
-        targets: requirements.iter().map(|r| r.evaluate(&facts)).collect(),
-        levels,
-        timeseries: Vec::new(),
-        monitor: None,
-        stress: None,
-        comparison: None,
         shard: None,
-        requests: records,
-        live_outputs: Vec::new(),
-    })
+    };
+    let mut result = BenchResult::build(head, records, levels);
+    result.targets = requirements
+        .iter()
+        .map(|r| r.evaluate(&result.summary, None))
+        .collect();
+    result.interrupted = interrupted;
+    Ok(result)
 }

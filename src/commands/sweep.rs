@@ -8,9 +8,9 @@ use anyhow::bail;
 use serde_json::json;
 
 use crate::cli::SweepArgs;
-use crate::metrics::Summary;
+use crate::report::console;
 use crate::report::progress::{Progress, Span};
-use crate::report::{console, BenchResult, Level};
+use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::ClosedLoop;
 
 use super::session::{conclude, validate_output, Session};
@@ -35,15 +35,18 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
     let top = *args.concurrency.iter().max().unwrap_or(&1);
-    let mut s = Session::open(&args.target, &args.monitor, stream, top, quiet)
-        .await?
-        .with_sink(&args.out, "sweep")?;
-    let workload = s.workload(
+    // Local inputs (dataset file, tokenizer) are loaded before any connection.
+    let prepared = super::session::prepare(
         &args.request,
+        args.target.api,
         args.max_tokens,
         stream,
         !args.target.no_include_usage,
     )?;
+    let mut s = Session::open(&args.target, &args.monitor, stream, top, quiet)
+        .await?
+        .with_sink(&args.out, "sweep")?;
+    let workload = s.bind(prepared, &args.request)?;
     let total: u64 = args
         .concurrency
         .iter()
@@ -103,13 +106,18 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
             level_records.extend(recs);
         }
 
-        levels.push(Level {
-            name: format!("concurrency {c}"),
-            params: json!({"concurrency": c, "runs": runs, "warmup": warm}),
-            summary: Summary::from_records(&level_records),
-            target: None,
-            error: None,
-        });
+        let params = LevelParams {
+            concurrency: Some(c),
+            runs: Some(runs),
+            warmup: Some(warm),
+            ..Default::default()
+        };
+        levels.push(Level::of(
+            li as u32,
+            format!("concurrency {c}"),
+            params,
+            &level_records,
+        ));
         records.extend(level_records);
     }
     progress.finish().await;

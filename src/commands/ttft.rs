@@ -12,15 +12,18 @@ use serde_json::json;
 use crate::cli::{RequestArgs, TargetArgs, TtftArgs};
 use crate::client::Client;
 use crate::metrics::targets::Target as Requirement;
-use crate::metrics::Summary;
 use crate::record::RequestRecord;
+use crate::report::console;
 use crate::report::progress::{Progress, Span};
-use crate::report::{console, BenchResult, Level};
+use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::{closed_loop, ClosedLoop};
 use crate::target;
+use crate::verdict::{
+    self,
+    compare::{compare_records, Comparison},
+};
 use crate::workload::{PromptSize, Workload};
 
-use super::compare::{compare_records, Comparison};
 use super::session::{conclude, Session};
 
 /// `p95<=550ms` means `ttft.p95<=550ms` here.
@@ -28,16 +31,8 @@ fn ttft_targets(texts: &[String], flag: &str) -> anyhow::Result<Vec<Requirement>
     texts
         .iter()
         .map(|t| {
-            let t = t.trim();
-            let full = if t.starts_with(|c: char| c.is_ascii_alphabetic())
-                && !t.contains('.')
-                && !t.starts_with("error")
-            {
-                format!("ttft.{t}")
-            } else {
-                t.to_string()
-            };
-            Requirement::parse(&full).map_err(|e| anyhow::anyhow!("{flag} {e}"))
+            Requirement::parse(&verdict::ttft::target_text(t))
+                .map_err(|e| anyhow::anyhow!("{flag} {e}"))
         })
         .collect()
 }
@@ -48,10 +43,10 @@ pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
     let code = conclude(&result, console::ttft_summary(&result), &args.out)?;
     if !stretch.is_empty() {
         // Stretch goals are shown, never judged.
-        let facts = result.summary.facts();
+        let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
         println!();
         for s in stretch {
-            let o = s.evaluate(&facts);
+            let o = s.evaluate(judged, None);
             println!(
                 "  Stretch goal {:<19} {:>16}   {}",
                 o.target,
@@ -210,49 +205,53 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
             (a.iter().collect(), b.iter().collect());
         Comparison {
             rows: compare_records(&ra, &rb),
-            requirements: Vec::new(),
+            ..Default::default()
         }
     });
-    let mut levels = Vec::new();
-    if ab {
-        levels.push(Level {
-            name: "baseline".into(),
-            params: json!({"url": s.target.info.url, "cmd": args.baseline_cmd}),
-            summary: Summary::from_records(&a),
-            target: None,
-            error: None,
-        });
-        levels.push(Level {
-            name: "treatment".into(),
-            params: json!({"url": treatment_url.clone().unwrap_or_else(|| s.target.info.url.clone()), "cmd": args.treatment_cmd}),
-            summary: Summary::from_records(&b),
-            target: None,
-            error: None,
-        });
-    }
-    // Targets judge the treatment in an A/B, else the one arm.
-    let judged = if ab {
-        Summary::from_records(&b)
-    } else {
-        Summary::from_records(&a)
-    };
-    let outcomes = requirements
-        .iter()
-        .map(|r| r.evaluate(&judged.facts()))
-        .collect();
+    let intervals = verdict::ttft::intervals(
+        if ab { "treatment" } else { "all" },
+        if ab { &b } else { &a },
+    );
     let mut records = a;
     records.extend(b);
     records.sort_by_key(|r| r.id);
+    let mut levels = Vec::new();
+    if ab {
+        let base_url = s.target.info.url.clone();
+        for (i, (name, url, cmd)) in [
+            ("baseline", base_url.clone(), args.baseline_cmd.clone()),
+            (
+                "treatment",
+                treatment_url.clone().unwrap_or(base_url),
+                args.treatment_cmd.clone(),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let params = LevelParams {
+                url: Some(url),
+                cmd,
+                ..Default::default()
+            };
+            levels.push(Level::of(i as u32, name.into(), params, &records));
+        }
+    }
     let mut config = json!({
         "samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "prompt": "mixed", "warm_cache": args.warm_cache,
         "prompt_prefix_nonce": workload.nonce, "compare_url": treatment_url,
-        "baseline_cmd": args.baseline_cmd, "treatment_cmd": args.treatment_cmd,
+        "baseline_cmd": args.baseline_cmd, "treatment_cmd": args.treatment_cmd, "stream": true,
     });
     super::session::annotate(&mut config, &workload, &records);
     let mut result = s.finish("ttft", config, records, &[], levels).await;
-    result.summary = judged;
-    result.targets = outcomes;
+    // Targets judge the treatment in an A/B, else the one arm; the summary is every record.
+    let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
+    result.targets = requirements
+        .iter()
+        .map(|r| r.evaluate(judged, result.monitor.as_ref()))
+        .collect();
     result.comparison = comparison;
+    result.intervals = intervals;
     Ok(result)
 }

@@ -4,6 +4,7 @@
 //! function ([`percentile`], linear interpolation, numpy's default), from all values: never an
 //! average of percentiles, never a histogram approximation.
 
+pub mod metric;
 pub mod stats;
 pub mod targets;
 pub mod timeseries;
@@ -245,46 +246,6 @@ fn send_rate(measured: &[&RequestRecord]) -> Option<f64> {
     let (first, last) = (sent.iter().min()?, sent.iter().max()?);
     (sent.len() > 1 && last > first)
         .then(|| (sent.len() - 1) as f64 / ((last - first) as f64 / 1e9))
-}
-
-impl Summary {
-    /// Named figures for targets and comparisons (see `targets::SCALARS` and
-    /// `targets::DISTRIBUTIONS`).
-    pub fn facts(&self) -> BTreeMap<String, f64> {
-        let mut f = BTreeMap::new();
-        f.insert("req_s".into(), self.throughput.req_s);
-        if let Some(r) = self.throughput.sent_req_s {
-            f.insert("sent_req_s".into(), r);
-        }
-        f.insert("tok_s".into(), self.throughput.output_tok_s);
-        f.insert("error_rate".into(), self.error_rate);
-        f.insert("requests".into(), self.requests.total as f64);
-        f.insert("ok".into(), self.requests.ok as f64);
-        f.insert("failed".into(), self.requests.failed as f64);
-        f.insert("peak_concurrency".into(), self.concurrency.peak as f64);
-        f.insert("avg_concurrency".into(), self.concurrency.avg);
-        let dists = [
-            ("ttft", &self.ttft_ms),
-            ("itl", &self.itl_ms),
-            ("tpot", &self.tpot_ms),
-            ("e2e", &self.e2e_ms),
-            ("output_tok_s", &self.output_tok_s),
-            ("decode_tok_s", &self.decode_tok_s),
-            ("send_lag", &self.send_lag_ms),
-            ("ttft_from_scheduled", &self.ttft_from_scheduled_ms),
-            ("e2e_from_scheduled", &self.e2e_from_scheduled_ms),
-        ];
-        for (name, d) in dists {
-            if let Some(d) = d {
-                for stat in [
-                    "count", "mean", "stddev", "min", "p50", "p90", "p95", "p99", "max",
-                ] {
-                    f.insert(format!("{name}.{stat}"), d.stat(stat).unwrap_or(f64::NAN));
-                }
-            }
-        }
-        f
-    }
 }
 
 #[cfg(test)]

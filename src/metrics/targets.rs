@@ -2,41 +2,11 @@
 //! Parsed and checked against the known metric names before the run starts; evaluated against
 //! a result's facts after it. The same syntax serves every command.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-/// Distributions a target can name, as `name.stat` (stat: mean, p50, p90, p95, p99, min, max, ...).
-pub const DISTRIBUTIONS: &[&str] = &[
-    "ttft",
-    "itl",
-    "tpot",
-    "e2e",
-    "output_tok_s",
-    "decode_tok_s",
-    "send_lag",
-    "ttft_from_scheduled",
-    "e2e_from_scheduled",
-];
-
-/// Scalar metrics a target can name, with their kind.
-pub const SCALARS: &[(&str, Kind)] = &[
-    ("req_s", Kind::Plain),
-    ("sent_req_s", Kind::Plain),
-    ("tok_s", Kind::Plain),
-    ("error_rate", Kind::Fraction),
-    ("requests", Kind::Plain),
-    ("ok", Kind::Plain),
-    ("failed", Kind::Plain),
-    ("peak_concurrency", Kind::Plain),
-    ("avg_concurrency", Kind::Plain),
-    ("server_cpu", Kind::Percent),
-    ("server_cpu_max", Kind::Percent),
-    ("server_rss_mb", Kind::Plain),
-    ("client_cpu", Kind::Percent),
-    ("client_rss_mb", Kind::Plain),
-    ("memory_slope_mb_min", Kind::Plain),
-];
+use crate::metrics::metric::{self, Metric, Unit};
+use crate::metrics::Summary;
+use crate::monitor::MonitorReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Kind {
@@ -103,42 +73,13 @@ pub struct TargetOutcome {
     pub shown: String,
 }
 
-fn kind_of(metric: &str) -> Option<Kind> {
-    if let Some((dist, stat)) = metric.split_once('.') {
-        let known_stat = matches!(
-            stat,
-            "mean"
-                | "avg"
-                | "stddev"
-                | "min"
-                | "p50"
-                | "median"
-                | "p90"
-                | "p95"
-                | "p99"
-                | "max"
-                | "count"
-        );
-        if !DISTRIBUTIONS.contains(&dist) || !known_stat {
-            return None;
-        }
-        return Some(if stat == "count" || dist.ends_with("tok_s") {
-            Kind::Plain
-        } else {
-            Kind::Ms
-        });
+fn kind_of(metric: &Metric) -> Kind {
+    match metric.unit() {
+        Unit::Ms => Kind::Ms,
+        Unit::Fraction => Kind::Fraction,
+        Unit::Percent => Kind::Percent,
+        _ => Kind::Plain,
     }
-    SCALARS.iter().find(|(n, _)| *n == metric).map(|(_, k)| *k)
-}
-
-pub fn known_metrics() -> String {
-    let mut v: Vec<String> = SCALARS.iter().map(|(n, _)| n.to_string()).collect();
-    v.extend(
-        DISTRIBUTIONS
-            .iter()
-            .map(|d| format!("{d}.<p50|p90|p95|p99|mean|min|max>")),
-    );
-    v.join(", ")
 }
 
 impl Target {
@@ -148,14 +89,15 @@ impl Target {
             .iter()
             .find_map(|(s, op)| t.find(s).map(|p| (p, *op, s.len())))
             .ok_or_else(|| format!("target {text:?}: expected METRIC<=VALUE (operators: < <= > >=), e.g. 'ttft.p95<=550ms'"))?;
-        let metric = t[..pos].trim().to_lowercase().replace("median", "p50");
+        let name = t[..pos].trim().to_lowercase();
         let value = t[pos + len..].trim().to_lowercase();
-        let kind = kind_of(&metric).ok_or_else(|| {
+        let m = Metric::lookup(&name).ok_or_else(|| {
             format!(
-                "target {text:?}: unknown metric {metric:?}; known: {}",
-                known_metrics()
+                "target {text:?}: unknown metric {name:?}; known: {}",
+                metric::known()
             )
         })?;
+        let (metric, kind) = (m.name(), kind_of(&m));
         let num_end = value
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
             .unwrap_or(value.len());
@@ -186,9 +128,9 @@ impl Target {
         })
     }
 
-    pub fn evaluate(&self, facts: &BTreeMap<String, f64>) -> TargetOutcome {
-        let key = self.metric.replace(".avg", ".mean");
-        let actual = facts.get(&key).copied();
+    /// Judge a summary (and the run's monitor report, for server and client figures).
+    pub fn evaluate(&self, s: &Summary, monitor: Option<&MonitorReport>) -> TargetOutcome {
+        let actual = Metric::lookup(&self.metric).and_then(|m| m.value(s, monitor));
         let passed = actual.is_some_and(|a| self.op.holds(a, self.threshold));
         let shown = match actual {
             None => "not measured".to_string(),
@@ -233,37 +175,39 @@ pub fn parse_all(texts: &[String]) -> anyhow::Result<Vec<Target>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::RequestRecord;
 
-    fn facts() -> BTreeMap<String, f64> {
-        [
-            ("req_s", 128.3),
-            ("ttft.p95", 523.4),
-            ("error_rate", 0.003),
-            ("peak_concurrency", 78.0),
-            ("server_cpu", 67.2),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), *v))
-        .collect()
+    fn summary() -> Summary {
+        let rec = |id: u64, ttft_ms: u64| RequestRecord {
+            id,
+            sent_ns: 0,
+            done_ns: 1_000_000_000,
+            content_ns: vec![ttft_ms * 1_000_000, 1_000_000_000],
+            output_tokens: Some(2),
+            ..Default::default()
+        };
+        Summary::from_records(&[rec(0, 500), rec(1, 520)])
     }
 
     #[test]
     fn the_seeds_targets_parse_and_evaluate() {
-        let f = facts();
-        let check = |t: &str| Target::parse(t).unwrap().evaluate(&f).passed;
+        let s = summary();
+        let check = |t: &str| Target::parse(t).unwrap().evaluate(&s, None).passed;
         assert!(!check("req_s>=130"));
+        assert!(check("req_s>=1.9"));
         assert!(check("ttft.p95<=550ms"));
         assert!(check("ttft.p95 <= 0.55s"));
         assert!(!check("ttft.p95<=400ms"));
+        assert!(check("ttft.median<=510ms"));
         assert!(check("error_rate<1%"));
-        assert!(!check("error_rate<0.1%"));
-        assert!(check("peak_concurrency>=75"));
-        assert!(check("server_cpu<80%"));
+        assert!(check("ok>=2"));
     }
 
     #[test]
     fn an_unmeasured_metric_fails_and_says_so() {
-        let o = Target::parse("itl.p99<50ms").unwrap().evaluate(&facts());
+        let o = Target::parse("server_cpu<80%")
+            .unwrap()
+            .evaluate(&summary(), None);
         assert!(!o.passed);
         assert_eq!(o.shown, "not measured");
     }

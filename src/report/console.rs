@@ -309,7 +309,9 @@ pub fn sweep_table(result: &BenchResult) -> String {
         let _ = writeln!(
             out,
             "  {:>11} {:>9} {:>14} {:>14.1} {:>10} {:>10} {:>10} {:>8}",
-            l.params["concurrency"].to_string(),
+            l.params
+                .concurrency
+                .map_or("-".to_string(), |c| c.to_string()),
             format!("{}/{}", s.requests.ok, s.requests.total),
             ms(&s.output_tok_s, |d| d.p50),
             agg,
@@ -341,7 +343,7 @@ pub fn suite_summary(result: &BenchResult) -> String {
     for (i, l) in result.levels.iter().enumerate() {
         let _ = writeln!(out, "\n{RULE}");
         let _ = writeln!(out, "Tier: {}", l.name);
-        let _ = writeln!(out, "Model: {}", l.params["model"].as_str().unwrap_or("?"));
+        let _ = writeln!(out, "Model: {}", l.params.model.as_deref().unwrap_or("?"));
         if let Some(t) = &l.target {
             let _ = writeln!(out, "Backend: {}", t.backend);
         }
@@ -415,9 +417,9 @@ pub fn stress_summary(result: &BenchResult) -> String {
             opt(l.server_cpu_pct, &|v| format!("{v:.1}%")),
             opt(l.server_rss_mb, &|v| format!("{v:.0}MB")),
             match l.status {
-                crate::commands::stress::Status::Ok => "OK",
-                crate::commands::stress::Status::Err => "ERR",
-                crate::commands::stress::Status::Degraded => "DEGR",
+                crate::verdict::stress::Status::Ok => "OK",
+                crate::verdict::stress::Status::Err => "ERR",
+                crate::verdict::stress::Status::Degraded => "DEGR",
             }
         );
     }
@@ -499,28 +501,19 @@ pub fn ttft_summary(result: &BenchResult) -> String {
     for (name, s) in &arms {
         out.push_str(&row(name, s));
     }
-    // Intervals of the judged arm (treatment in an A/B).
-    let values: Vec<f64> = result
-        .requests
-        .iter()
-        .filter(|r| !r.warmup && r.is_ok() && (result.levels.len() != 2 || r.level == Some(1)))
-        .filter_map(|r| r.ttft_ms())
-        .collect();
-    if values.len() >= 2 {
-        let _ = writeln!(
-            out,
-            "\n  95% confidence intervals ({}):",
-            arms.last().map_or("", |a| a.0)
-        );
-        for (name, stat) in [
-            ("mean", crate::metrics::stats::Stat::Mean),
-            ("p50", crate::metrics::stats::Stat::Percentile(50.0)),
-            ("p95", crate::metrics::stats::Stat::Percentile(95.0)),
-            ("p99", crate::metrics::stats::Stat::Percentile(99.0)),
-        ] {
-            if let Some((lo, hi)) = crate::metrics::stats::bootstrap_ci(&values, stat) {
-                let _ = writeln!(out, "    {name:<5} [{lo:.2}, {hi:.2}] ms");
-            }
+    if let Some(iv) = &result.intervals {
+        let arm = if iv.arm == "treatment" {
+            "Treatment"
+        } else {
+            "TTFT (ms)"
+        };
+        let _ = writeln!(out, "\n  95% confidence intervals ({arm}):");
+        for i in &iv.rows {
+            let _ = writeln!(
+                out,
+                "    {:<5} [{:.2}, {:.2}] ms",
+                i.stat, i.low_ms, i.high_ms
+            );
         }
     }
     if let Some(c) = &result.comparison {
@@ -556,7 +549,7 @@ pub fn ttft_summary(result: &BenchResult) -> String {
 
 /// `compare`: one row per metric.
 pub fn comparison_table(
-    c: &crate::commands::compare::Comparison,
+    c: &crate::verdict::compare::Comparison,
     base: &str,
     treat: &str,
 ) -> String {
@@ -583,10 +576,14 @@ pub fn comparison_table(
             None if r.improved => "better (one value)",
             None => "worse (one value)",
         };
+        let metric = match &r.level {
+            Some(l) => format!("{l}: {}", r.metric),
+            None => r.metric.clone(),
+        };
         let _ = writeln!(
             out,
             "  {:<20} {:>11.2} {:>11.2} {:>+10.2} {:>8} {:>23} {:>8}  {verdict}",
-            r.metric,
+            metric,
             r.baseline,
             r.treatment,
             r.delta,
@@ -617,49 +614,51 @@ pub fn comparison_table(
 }
 
 /// `check`: the seed's regression table.
-pub fn check_table(rows: &[crate::commands::check::CheckRow]) -> String {
+pub fn check_table(rows: &[crate::verdict::check::CheckRow]) -> String {
     let mut out = String::from("\n=== Regression Check Results ===\n\n");
     let _ = writeln!(
         out,
         "  {:<14} {:>12} {:>12} {:>11} {:>9} {:>10}  status",
         "metric", "baseline", "current", "delta", "% change", "tolerance"
     );
+    let pct = |p: Option<f64>| p.map(|p| format!("{p:+.1}%"));
     for r in rows {
         let _ = writeln!(
             out,
-            "  {:<14} {:>12.3} {:>12.3} {:>+11.3} {:>9} {:>9.0}%  {}",
+            "  {:<14} {:>12.3} {:>12} {:>11} {:>9} {:>10}  {}",
             r.metric,
             r.baseline,
-            r.current,
-            r.delta,
-            r.delta_pct
-                .map(|p| format!("{p:+.1}%"))
-                .unwrap_or_else(|| "-".into()),
-            r.tolerance * 100.0,
+            r.current.map_or("missing".into(), |c| format!("{c:.3}")),
+            r.delta.map_or("-".into(), |d| format!("{d:+.3}")),
+            pct(r.delta_pct).unwrap_or_else(|| "-".into()),
+            r.tolerance.shown(),
             if r.passed { "PASS" } else { "FAIL" }
         );
     }
-    let failed: Vec<&crate::commands::check::CheckRow> =
-        rows.iter().filter(|r| !r.passed).collect();
+    let failed: Vec<&crate::verdict::check::CheckRow> = rows.iter().filter(|r| !r.passed).collect();
     let _ = writeln!(out, "\n=== Overall Result ===\n");
     if failed.is_empty() {
         let _ = writeln!(out, "  Status: PASSED - no regressions detected");
-    } else {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "  Status: FAILED - regressions detected\n\n  Failed metrics:"
+    );
+    for r in failed {
+        let change = match (r.delta, r.delta_pct, r.tolerance) {
+            (None, _, _) => "missing from the current result".to_string(),
+            (Some(d), _, crate::verdict::check::Tolerance::Points(_)) => {
+                format!("{:+.2} pp", d * 100.0)
+            }
+            (Some(d), p, _) => pct(p).unwrap_or_else(|| format!("{d:+.3}")),
+        };
         let _ = writeln!(
             out,
-            "  Status: FAILED - regressions detected\n\n  Failed metrics:"
+            "    - {}: {change} (tolerance {})",
+            r.metric,
+            r.tolerance.shown()
         );
-        for r in failed {
-            let _ = writeln!(
-                out,
-                "    - {}: {} (tolerance {:.0}%)",
-                r.metric,
-                r.delta_pct
-                    .map(|p| format!("{p:+.1}%"))
-                    .unwrap_or_else(|| format!("{:+.4}", r.delta)),
-                r.tolerance * 100.0
-            );
-        }
     }
     out
 }

@@ -7,9 +7,14 @@
 use std::fmt::Write;
 
 use super::charts;
-use crate::commands::compare::values;
 use crate::record::RequestRecord;
 use crate::report::BenchResult;
+
+fn values(records: &[&RequestRecord], dist: &str) -> Vec<f64> {
+    crate::metrics::metric::Metric::dist(dist)
+        .map(|d| d.values_of(records.iter().copied()))
+        .unwrap_or_default()
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -167,7 +172,7 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
         ));
     }
     if r.command == "sweep" && !r.levels.is_empty() {
-        let c = |l: &crate::report::Level| l.params["concurrency"].as_f64().unwrap_or(0.0);
+        let c = |l: &crate::report::Level| l.params.concurrency.unwrap_or(0) as f64;
         let agg: Vec<(f64, f64)> = r
             .levels
             .iter()

@@ -175,7 +175,9 @@ pub fn render(r: &BenchResult) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {}/{} | {} | {:.1} | {} | {} | {} | {} |",
-                l.params["concurrency"],
+                l.params
+                    .concurrency
+                    .map_or("-".to_string(), |c| c.to_string()),
                 s.requests.ok,
                 s.requests.total,
                 d(&s.output_tok_s, |d| d.p50),

@@ -1,0 +1,270 @@
+//! The result of a command: [`BenchResult`] (the `.json` file), its levels, the header of a
+//! `.jsonl` record file, and reading both back. [`BenchResult::build`] is the one place a
+//! result is assembled; every figure in it is computed from the records there.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::targets::TargetOutcome;
+use crate::metrics::timeseries::{self, Second};
+use crate::metrics::Summary;
+use crate::monitor::MonitorReport;
+use crate::protocol::Api;
+use crate::record::RequestRecord;
+use crate::shard::ShardInfo;
+use crate::target::TargetInfo;
+use crate::verdict::compare::Comparison;
+use crate::verdict::stress::StressReport;
+use crate::verdict::ttft::Intervals;
+
+pub const SCHEMA: &str = "llmbench.result.v1";
+/// Schema of the header line of a `.jsonl` record file.
+pub const RECORDS_SCHEMA: &str = "llmbench.records.v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// What identifies a run: written first in a `.jsonl` file, and the head of every result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    #[serde(default)]
+    pub command: String,
+    /// UTC, RFC 3339.
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub tool: Tool,
+    #[serde(default)]
+    pub target: TargetInfo,
+    /// The serialised plan of the command (no secrets).
+    #[serde(default)]
+    pub config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// The `.jsonl` header line: the header and the records schema.
+#[derive(Serialize, Deserialize)]
+struct HeaderLine {
+    schema: String,
+    #[serde(flatten)]
+    header: Header,
+}
+
+impl Header {
+    /// The header line of a `.jsonl` file (one JSON object, no newline).
+    pub fn to_line(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string(&HeaderLine {
+            schema: RECORDS_SCHEMA.into(),
+            header: self.clone(),
+        })?)
+    }
+
+    pub fn from_line(line: &str, what: &str) -> anyhow::Result<Header> {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{what}:1: not a JSON header line"))?;
+        if v["schema"] != RECORDS_SCHEMA {
+            bail!(
+                "{what}:1: schema {}, expected {RECORDS_SCHEMA:?}",
+                v["schema"]
+            );
+        }
+        let h: HeaderLine = serde_json::from_value(v)
+            .with_context(|| format!("{what}:1: not an llmbench records header"))?;
+        Ok(h.header)
+    }
+}
+
+/// A command's whole result: enough to rerun it, every figure, and every record.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BenchResult {
+    pub schema: String,
+    pub tool: Tool,
+    pub command: String,
+    /// UTC, RFC 3339: when the run started.
+    pub started_at: String,
+    /// Stopped by the user before the plan completed.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// The serialised plan of the command (no secrets).
+    pub config: serde_json::Value,
+    pub target: TargetInfo,
+    /// Every measured record of the result (all arms, levels and tiers).
+    pub summary: Summary,
+    /// Target checks (`--target`), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetOutcome>,
+    /// Sweep levels, suite tiers, stress levels or A/B arms, each with its own summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Level>,
+    /// Per-second series computed from the records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeseries: Vec<Second>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorReport>,
+    /// The verdict of `stress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<StressReport>,
+    /// The A/B comparison of `ttft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Bootstrap intervals of TTFT statistics (`ttft`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
+    /// This result is one shard of a plan (`--shard`); `merge` joins the shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    pub requests: Vec<RequestRecord>,
+    /// Outputs already written during the run (live JSONL); not serialized.
+    #[serde(skip)]
+    pub live_outputs: Vec<std::path::PathBuf>,
+}
+
+/// The settings of one level, tier or arm.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LevelParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<u64>,
+    /// Target arrival rate, req/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The shell command run before the arm (`ttft --baseline-cmd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+}
+
+/// One level of a sweep or stress ramp, one tier of a suite, or one arm of an A/B.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Level {
+    pub name: String,
+    pub params: LevelParams,
+    pub summary: Summary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+    /// Why the level could not run, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Level {
+    /// A level of the records tagged `index` (records carry their level).
+    pub fn of(index: u32, name: String, params: LevelParams, records: &[RequestRecord]) -> Level {
+        let mine: Vec<RequestRecord> = records
+            .iter()
+            .filter(|r| r.level == Some(index))
+            .cloned()
+            .collect();
+        Level {
+            name,
+            params,
+            summary: Summary::from_records(&mine),
+            target: None,
+            error: None,
+        }
+    }
+}
+
+impl BenchResult {
+    /// The one construction site of a result: the summary and the series from the records.
+    pub fn build(head: Header, requests: Vec<RequestRecord>, levels: Vec<Level>) -> BenchResult {
+        BenchResult {
+            schema: SCHEMA.to_string(),
+            tool: head.tool,
+            command: head.command,
+            started_at: head.started_at,
+            interrupted: false,
+            config: head.config,
+            target: head.target,
+            summary: Summary::from_records(&requests),
+            targets: Vec::new(),
+            levels,
+            timeseries: timeseries::per_second(&requests),
+            monitor: None,
+            stress: None,
+            comparison: None,
+            intervals: None,
+            shard: head.shard,
+            requests,
+            live_outputs: Vec::new(),
+        }
+    }
+
+    pub fn header(&self) -> Header {
+        Header {
+            command: self.command.clone(),
+            started_at: self.started_at.clone(),
+            tool: self.tool.clone(),
+            target: self.target.clone(),
+            config: self.config.clone(),
+            shard: self.shard.clone(),
+        }
+    }
+
+    /// True when every target passed (or none was given).
+    pub fn targets_passed(&self) -> bool {
+        self.targets.iter().all(|t| t.passed)
+    }
+
+    /// Records of level `i` (all records when the result has no levels).
+    pub fn level_records(&self, i: Option<u32>) -> impl Iterator<Item = &RequestRecord> {
+        self.requests
+            .iter()
+            .filter(move |r| i.is_none() || r.level == i)
+    }
+}
+
+/// Read a result: a `.json` result, or a `.jsonl` record file (every figure recomputed).
+pub fn read(path: &Path) -> anyhow::Result<BenchResult> {
+    if path.extension().and_then(|e| e.to_str()) == Some("jsonl") {
+        let file = crate::sink::read(path)?;
+        return Ok(BenchResult::build(file.header, file.records, Vec::new()));
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the file", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    if v["schema"] != SCHEMA {
+        bail!(
+            "{}: schema {}, expected {SCHEMA:?} (is it an llmbench result?)",
+            path.display(),
+            v["schema"]
+        );
+    }
+    serde_json::from_value(v).with_context(|| format!("{}: not an llmbench result", path.display()))
+}
+
+/// The JSON Schema of `llmbench.result.v1` files (committed as docs/result.schema.json).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(BenchResult);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
