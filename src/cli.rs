@@ -284,6 +284,10 @@ pub struct K8sArgs {
     /// How far ahead of now the shards start (the manifest must be applied before).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub lead: std::time::Duration,
+    /// Kubernetes Secret holding the API key under `api-key` (passed to the shards as
+    /// $OPENAI_API_KEY, or $ANTHROPIC_API_KEY with --api messages); never inline.
+    #[arg(long, value_name = "NAME")]
+    pub api_key_secret: Option<String>,
     /// An explicit start instant instead of --lead (RFC 3339).
     #[arg(long)]
     pub start_at: Option<String>,

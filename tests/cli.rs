@@ -167,3 +167,61 @@ fn sim_serves_on_a_printed_port_and_exits_on_crash() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(70), "the crash fault exits the process");
 }
+
+#[test]
+fn the_cli_definition_is_consistent() {
+    use clap::CommandFactory;
+    llmbench::cli::Cli::command().debug_assert();
+}
+
+#[test]
+fn cluster_scripts_never_hold_the_api_key() {
+    for engine in [&["slurm"][..], &["k8s", "--image", "llmbench:1"][..]] {
+        let mut args = vec!["cluster"];
+        args.extend_from_slice(engine);
+        args.extend([
+            "--shards",
+            "2",
+            "--",
+            "throughput",
+            "--url",
+            "http://127.0.0.1:8000",
+            "--seed",
+            "1",
+            "--api-key",
+            "sk-SECRET-123",
+        ]);
+        let o = llmbench(&args);
+        assert_eq!(o.status.code(), Some(2), "{engine:?}");
+        assert!(!text(&o.stdout).contains("sk-SECRET-123"));
+        assert!(!text(&o.stderr).contains("sk-SECRET-123"));
+        assert!(
+            text(&o.stderr).contains("leave --api-key out"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    let o = llmbench(&[
+        "cluster",
+        "k8s",
+        "--image",
+        "llmbench:1",
+        "--api-key-secret",
+        "llm-key",
+        "--shards",
+        "2",
+        "--",
+        "throughput",
+        "--url",
+        "http://127.0.0.1:8000",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let yaml = text(&o.stdout);
+    assert!(
+        yaml.contains("secretKeyRef:") && yaml.contains("name: \"llm-key\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("- name: OPENAI_API_KEY"), "{yaml}");
+}
