@@ -26,13 +26,8 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     let requirements = validate_output(&args.out)?;
     let quiet = args.out.quiet;
     // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(
-        &args.request,
-        args.target.api,
-        args.max_tokens,
-        args.stream,
-        !args.target.no_include_usage,
-    )?;
+    let prepared =
+        super::session::prepare(&args.request, &args.target, args.max_tokens, args.stream)?;
     let mut s = Session::open(
         &args.target,
         &MonitorArgs::default(),

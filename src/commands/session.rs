@@ -224,19 +224,6 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// The workload for this target, from `--dataset` and friends. A tokenizer named with
-    /// `--tokenizer` also counts output tokens when the server reports no usage.
-    pub fn workload(
-        &mut self,
-        req: &RequestArgs,
-        max_tokens: u32,
-        stream: bool,
-        include_usage: bool,
-    ) -> anyhow::Result<Workload> {
-        let w = prepare(req, self.target.info.api, max_tokens, stream, include_usage)?;
-        self.bind(w, req)
-    }
-
     /// Bind a prepared workload to this target: its model, and its tokenizer for counting.
     pub fn bind(&mut self, mut w: Workload, req: &RequestArgs) -> anyhow::Result<Workload> {
         if self.shard.is_some() && req.seed.is_none() {
@@ -387,10 +374,9 @@ fn install_stop(quiet: bool) -> Stop {
 /// a missing dataset is reported before an unreachable server. The model is bound later.
 pub fn prepare(
     req: &RequestArgs,
-    api: crate::protocol::Api,
+    target: &TargetArgs,
     max_tokens: u32,
     stream: bool,
-    include_usage: bool,
 ) -> anyhow::Result<Workload> {
     if let Some(t) = req.temperature {
         if !(t.is_finite() && t >= 0.0) {
@@ -400,13 +386,13 @@ pub fn prepare(
     Workload::build(
         &dataset_spec(req),
         BodyOptions {
-            api,
+            api: target.api,
             model: String::new(),
             max_tokens,
             stream,
             temperature: req.temperature,
             ignore_eos: req.ignore_eos,
-            include_usage,
+            include_usage: !target.no_include_usage,
         },
     )
 }

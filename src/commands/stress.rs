@@ -54,13 +54,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
     let quiet = args.out.quiet;
     let stream = !args.no_stream;
     // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(
-        &args.request,
-        args.target.api,
-        args.max_tokens,
-        stream,
-        !args.target.no_include_usage,
-    )?;
+    let prepared = super::session::prepare(&args.request, &args.target, args.max_tokens, stream)?;
     let mut s = Session::open(
         &args.target,
         &args.monitor,

@@ -178,7 +178,10 @@ pub async fn execute(args: &SuiteArgs) -> anyhow::Result<BenchResult> {
                 }
             };
         s.begin(&serde_json::to_value(&params)?).await?;
-        let workload = s.workload(&request, max_tokens, args.stream, !targs.no_include_usage)?;
+        let workload = s.bind(
+            super::session::prepare(&request, &targs, max_tokens, args.stream)?,
+            &request,
+        )?;
         let mut tier_records = Vec::new();
         for (first_id, count, warmup) in [(0, args.warmup, true), (args.warmup, args.runs, false)] {
             if count == 0 {

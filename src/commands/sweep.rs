@@ -36,13 +36,7 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
     let stream = !args.no_stream;
     let top = *args.concurrency.iter().max().unwrap_or(&1);
     // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(
-        &args.request,
-        args.target.api,
-        args.max_tokens,
-        stream,
-        !args.target.no_include_usage,
-    )?;
+    let prepared = super::session::prepare(&args.request, &args.target, args.max_tokens, stream)?;
     let mut s = Session::open(&args.target, &args.monitor, stream, top, quiet)
         .await?
         .with_sink(&args.out, "sweep")?;

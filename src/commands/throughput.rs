@@ -67,13 +67,7 @@ pub async fn execute(args: &ThroughputArgs) -> anyhow::Result<BenchResult> {
         .max_concurrency
         .unwrap_or_else(|| (args.rate * 4.0).clamp(16.0, 4096.0) as usize);
     // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(
-        &args.request,
-        args.target.api,
-        args.max_tokens,
-        stream,
-        !args.target.no_include_usage,
-    )?;
+    let prepared = super::session::prepare(&args.request, &args.target, args.max_tokens, stream)?;
     let mut s = Session::open(&args.target, &args.monitor, stream, pool, quiet)
         .await?
         .with_sink(&args.out, "throughput")?;

@@ -129,7 +129,10 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
         warm_cache: args.warm_cache,
         ..RequestArgs::builtin(PromptSize::Mixed)
     };
-    let workload = s.workload(&req, args.max_tokens, true, !args.target.no_include_usage)?;
+    let workload = s.bind(
+        super::session::prepare(&req, &args.target, args.max_tokens, true)?,
+        &req,
+    )?;
     s.begin(&json!({"samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens}))
         .await?;
     let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
