@@ -64,18 +64,7 @@ pub async fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
         s.throughput.output_tok_s,
         s.throughput.window_s
     );
-    print!(
-        "{}",
-        console::distribution_table(
-            "Latency (ms)",
-            &[
-                ("TTFT", s.ttft_ms.as_ref()),
-                ("ITL", s.itl_ms.as_ref()),
-                ("E2E", s.e2e_ms.as_ref()),
-                ("Send lag", s.send_lag_ms.as_ref())
-            ]
-        )
-    );
+    print!("{}", crate::report::views::latency(s).to_text(2));
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));
     }

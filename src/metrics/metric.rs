@@ -134,6 +134,16 @@ pub const CHECK_DEFAULT: &[&str] = &[
 pub const COMPARE_STATS: &[&str] = &["mean", "p50", "p90", "p95", "p99"];
 pub const COMPARE_DISTRIBUTIONS: &[&str] =
     &["ttft", "itl", "tpot", "e2e", "output_tok_s", "decode_tok_s"];
+/// The latency table's rows, in order (reports show those a result holds).
+pub const LATENCY: &[&str] = &[
+    "ttft",
+    "itl",
+    "tpot",
+    "e2e",
+    "ttft_from_scheduled",
+    "e2e_from_scheduled",
+    "send_lag",
+];
 pub const COMPARE_SCALARS: &[&str] = &["tok_s", "req_s", "ok", "error_rate"];
 
 /// A resolved metric name.

@@ -103,6 +103,13 @@ pub struct Throughput {
     /// achieved offered load, to set against the target rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_req_s: Option<f64>,
+    /// Σ E2E of the successful measured requests, s (the seed's "Total time").
+    #[serde(default)]
+    pub request_time_s: f64,
+    /// Output tokens / `request_time_s`: the seed's "Avg throughput", a per-request speed
+    /// weighted by request time (not the aggregate `output_tok_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_request_tok_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -170,6 +177,7 @@ impl Summary {
         let prompt: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
         let cached: u64 = ok.iter().filter_map(|r| r.cached_tokens).sum();
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
+        let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
 
         let mut sources: Vec<TokenSource> = ok.iter().map(|r| r.token_source).collect();
         sources.sort_by_key(|s| s.name());
@@ -223,6 +231,8 @@ impl Summary {
                 req_s: per_sec(ok.len() as f64),
                 window_s,
                 sent_req_s: send_rate(&measured),
+                request_time_s,
+                avg_request_tok_s: (request_time_s > 0.0).then(|| output as f64 / request_time_s),
             },
             tokens: Tokens {
                 prompt,

@@ -3,49 +3,11 @@
 
 use std::fmt::Write;
 
-use crate::metrics::{Distribution, Summary};
+use super::views;
+use crate::metrics::Summary;
 use crate::report::BenchResult;
 
 const RULE: &str = "============================================================";
-
-fn num(v: f64) -> String {
-    if v.abs() >= 1000.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// A table of distributions, one row each (rows with no data are left out).
-pub fn distribution_table(unit: &str, rows: &[(&str, Option<&Distribution>)]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "  {:<14} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        unit, "count", "mean", "stddev", "min", "p50", "p90", "p95", "p99", "max"
-    );
-    for (name, d) in rows {
-        if let Some(d) = d {
-            let _ = writeln!(
-                out,
-                "  {:<14} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                name,
-                d.count,
-                num(d.mean),
-                num(d.stddev),
-                num(d.min),
-                num(d.p50),
-                num(d.p90),
-                num(d.p95),
-                num(d.p99),
-                num(d.max)
-            );
-        }
-    }
-    out
-}
 
 pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     let mut out = String::new();
@@ -81,26 +43,16 @@ pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
 }
 
 /// The seed's throughput lines: "avg" is total tokens / total request time (the seed's
-/// definition), then per-request min, max, p50 and p95. Returns the total request time, s.
-fn seed_throughput<'a>(
-    out: &mut String,
-    s: &Summary,
-    ok: impl Iterator<Item = &'a crate::record::RequestRecord>,
-) -> f64 {
-    let total_time_s: f64 = ok.map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
+/// definition), then per-request min, max, p50 and p95.
+fn seed_throughput(out: &mut String, s: &Summary) {
     if let Some(d) = &s.output_tok_s {
-        let avg = if total_time_s > 0.0 {
-            s.tokens.output as f64 / total_time_s
-        } else {
-            0.0
-        };
+        let avg = s.throughput.avg_request_tok_s.unwrap_or(0.0);
         let _ = writeln!(out, "  Avg throughput: {avg:.1} tok/s");
         let _ = writeln!(out, "  Min throughput: {:.1} tok/s", d.min);
         let _ = writeln!(out, "  Max throughput: {:.1} tok/s", d.max);
         let _ = writeln!(out, "  P50 throughput: {:.1} tok/s", d.p50);
         let _ = writeln!(out, "  P95 throughput: {:.1} tok/s", d.p95);
     }
-    total_time_s
 }
 
 /// The `run` summary, as the seed prints it, plus latency when streamed.
@@ -120,17 +72,13 @@ pub fn run_summary(result: &BenchResult) -> String {
         let _ = writeln!(out, "Interrupted: partial results (Ctrl-C)");
     }
     let _ = writeln!(out, "{RULE}");
-    let total_time_s = seed_throughput(
-        &mut out,
-        s,
-        result.requests.iter().filter(|r| !r.warmup && r.is_ok()),
-    );
+    seed_throughput(&mut out, s);
     let _ = writeln!(
         out,
         "  Total tokens: {} (source: {})",
         s.tokens.output, s.tokens.source
     );
-    let _ = writeln!(out, "  Total time: {total_time_s:.2}s");
+    let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
     let _ = writeln!(
         out,
         "  Aggregate: {:.1} tok/s, {:.2} req/s over a {:.2}s window",
@@ -145,15 +93,7 @@ pub fn run_summary(result: &BenchResult) -> String {
     }
     if s.ttft_ms.is_some() || s.e2e_ms.is_some() {
         let _ = writeln!(out);
-        out.push_str(&distribution_table(
-            "Latency (ms)",
-            &[
-                ("TTFT", s.ttft_ms.as_ref()),
-                ("ITL", s.itl_ms.as_ref()),
-                ("TPOT", s.tpot_ms.as_ref()),
-                ("E2E", s.e2e_ms.as_ref()),
-            ],
-        ));
+        out.push_str(&views::latency(s).to_text(2));
     }
     out.push_str(&errors_block(s, result));
     out
@@ -162,15 +102,7 @@ pub fn run_summary(result: &BenchResult) -> String {
 /// The seed's target validation block.
 pub fn targets_table(outcomes: &[crate::metrics::targets::TargetOutcome]) -> String {
     let mut out = String::from("\n=== Target Validation ===\n\n");
-    for o in outcomes {
-        let _ = writeln!(
-            out,
-            "  {:<32} {:>16}   {}",
-            o.target,
-            o.shown,
-            if o.passed { "PASSED" } else { "FAILED" }
-        );
-    }
+    out.push_str(&views::targets(outcomes).to_text(2));
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let _ = writeln!(
         out,
@@ -252,18 +184,7 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
     }
     out.push_str(&resources(result));
     let _ = writeln!(out);
-    out.push_str(&distribution_table(
-        "Latency (ms)",
-        &[
-            ("TTFT", s.ttft_ms.as_ref()),
-            ("ITL", s.itl_ms.as_ref()),
-            ("TPOT", s.tpot_ms.as_ref()),
-            ("E2E", s.e2e_ms.as_ref()),
-            ("TTFT sched.", s.ttft_from_scheduled_ms.as_ref()),
-            ("E2E sched.", s.e2e_from_scheduled_ms.as_ref()),
-            ("Send lag", s.send_lag_ms.as_ref()),
-        ],
-    ));
+    out.push_str(&views::latency(s).to_text(2));
     let _ = writeln!(
         out,
         "  (sched.: measured from when the request was due; send lag: how late the client sent it)"
@@ -280,48 +201,7 @@ pub fn sweep_table(result: &BenchResult) -> String {
         "\n=== Concurrency Sweep: {} ===\n",
         result.target.model
     );
-    let _ = writeln!(
-        out,
-        "  {:>11} {:>9} {:>14} {:>14} {:>10} {:>10} {:>10} {:>8}",
-        "concurrency",
-        "requests",
-        "req tok/s p50",
-        "aggr. tok/s",
-        "TTFT p50",
-        "TTFT p95",
-        "E2E p95",
-        "speedup"
-    );
-    let base = result
-        .levels
-        .first()
-        .map(|l| l.summary.throughput.output_tok_s)
-        .filter(|v| *v > 0.0);
-    let ms = |d: &Option<crate::metrics::Distribution>,
-              f: fn(&crate::metrics::Distribution) -> f64| {
-        d.as_ref()
-            .map(|d| format!("{:.1}", f(d)))
-            .unwrap_or_else(|| "-".into())
-    };
-    for l in &result.levels {
-        let s = &l.summary;
-        let agg = s.throughput.output_tok_s;
-        let _ = writeln!(
-            out,
-            "  {:>11} {:>9} {:>14} {:>14.1} {:>10} {:>10} {:>10} {:>8}",
-            l.params
-                .concurrency
-                .map_or("-".to_string(), |c| c.to_string()),
-            format!("{}/{}", s.requests.ok, s.requests.total),
-            ms(&s.output_tok_s, |d| d.p50),
-            agg,
-            ms(&s.ttft_ms, |d| d.p50),
-            ms(&s.ttft_ms, |d| d.p95),
-            ms(&s.e2e_ms, |d| d.p95),
-            base.map(|b| format!("{:.2}x", agg / b))
-                .unwrap_or_else(|| "-".into()),
-        );
-    }
+    out.push_str(&views::sweep(result).to_text(2));
     let _ = writeln!(
         out,
         "\n  req tok/s: per-request output tok/s; aggr.: all output tokens / wall window; speedup: aggregate vs the first level"
@@ -340,7 +220,7 @@ pub fn sweep_table(result: &BenchResult) -> String {
 /// `suite`: one block per tier, as the seed prints them, then a table.
 pub fn suite_summary(result: &BenchResult) -> String {
     let mut out = String::new();
-    for (i, l) in result.levels.iter().enumerate() {
+    for l in &result.levels {
         let _ = writeln!(out, "\n{RULE}");
         let _ = writeln!(out, "Tier: {}", l.name);
         let _ = writeln!(out, "Model: {}", l.params.model.as_deref().unwrap_or("?"));
@@ -358,14 +238,7 @@ pub fn suite_summary(result: &BenchResult) -> String {
             let _ = writeln!(out, "  Error: {e}");
             continue;
         }
-        seed_throughput(
-            &mut out,
-            s,
-            result
-                .requests
-                .iter()
-                .filter(|r| r.level == Some(i as u32) && !r.warmup && r.is_ok()),
-        );
+        seed_throughput(&mut out, s);
         let _ = writeln!(out, "  Total tokens: {}", s.tokens.output);
         if let Some(t) = &s.ttft_ms {
             let _ = writeln!(out, "  TTFT p50: {:.1} ms, p95: {:.1} ms", t.p50, t.p95);
@@ -387,42 +260,7 @@ pub fn stress_summary(result: &BenchResult) -> String {
         result.target.model, result.target.url
     );
     let _ = writeln!(out, "  Levels tested: {}\n", r.levels.len());
-    let _ = writeln!(
-        out,
-        "  {:>5} {:>8} {:>9} {:>9} {:>7} {:>9} {:>9} {:>6} {:>7} {:>9}  status",
-        "level",
-        "req/s",
-        "achieved",
-        "requests",
-        "errors",
-        "p95 ms",
-        "p99 ms",
-        "peak",
-        "CPU",
-        "memory"
-    );
-    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
-    for l in &r.levels {
-        let _ = writeln!(
-            out,
-            "  {:>5} {:>8.1} {:>9} {:>9} {:>6.1}% {:>9} {:>9} {:>6} {:>7} {:>9}  {}",
-            l.level,
-            l.target_rate,
-            opt(l.achieved_rate, &|v| format!("{v:.1}")),
-            l.requests,
-            l.error_rate * 100.0,
-            opt(l.p95_ms, &|v| format!("{v:.0}")),
-            opt(l.p99_ms, &|v| format!("{v:.0}")),
-            l.peak_concurrency,
-            opt(l.server_cpu_pct, &|v| format!("{v:.1}%")),
-            opt(l.server_rss_mb, &|v| format!("{v:.0}MB")),
-            match l.status {
-                crate::verdict::stress::Status::Ok => "OK",
-                crate::verdict::stress::Status::Err => "ERR",
-                crate::verdict::stress::Status::Degraded => "DEGR",
-            }
-        );
-    }
+    out.push_str(&views::stress_levels(r).to_text(2));
     let _ = writeln!(
         out,
         "  (p95/p99: end-to-end latency from the scheduled send time)"
@@ -453,11 +291,7 @@ pub fn stress_summary(result: &BenchResult) -> String {
             );
         }
     }
-    let mode = serde_json::to_value(r.failure_mode)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let _ = writeln!(out, "  Failure mode: {mode}");
+    let _ = writeln!(out, "  Failure mode: {}", r.failure_mode.name());
     if let Some(e) = r.error_rate_at_break {
         let _ = writeln!(out, "  Error rate at break: {:.1}%", e * 100.0);
     }
@@ -558,57 +392,10 @@ pub fn comparison_table(
         out,
         "\n=== Comparison ===\n  baseline:  {base}\n  treatment: {treat}\n"
     );
-    let _ = writeln!(
-        out,
-        "  {:<20} {:>11} {:>11} {:>10} {:>8} {:>23} {:>8}  verdict",
-        "metric", "baseline", "treatment", "delta", "delta %", "95% CI of delta", "MW p"
-    );
-    for r in &c.rows {
-        let ci = match (r.ci_low, r.ci_high) {
-            (Some(a), Some(b)) => format!("[{a:+.2}, {b:+.2}]"),
-            _ => "-".into(),
-        };
-        let verdict = match r.significant {
-            Some(true) if r.improved => "better",
-            Some(true) => "worse",
-            Some(false) => "no significant change",
-            None if r.delta == 0.0 => "same",
-            None if r.improved => "better (one value)",
-            None => "worse (one value)",
-        };
-        let metric = match &r.level {
-            Some(l) => format!("{l}: {}", r.metric),
-            None => r.metric.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "  {:<20} {:>11.2} {:>11.2} {:>+10.2} {:>8} {:>23} {:>8}  {verdict}",
-            metric,
-            r.baseline,
-            r.treatment,
-            r.delta,
-            r.delta_pct
-                .map(|p| format!("{p:+.1}%"))
-                .unwrap_or_else(|| "-".into()),
-            ci,
-            r.mann_whitney_p
-                .map(|p| format!("{p:.4}"))
-                .unwrap_or_else(|| "-".into()),
-        );
-    }
+    out.push_str(&views::comparison(c).to_text(2));
     if !c.requirements.is_empty() {
         let _ = writeln!(out, "\n=== Requirements ===\n");
-        for q in &c.requirements {
-            let _ = writeln!(
-                out,
-                "  {:<24} actual {:>8}   {}",
-                q.text,
-                q.actual_pct
-                    .map(|p| format!("{p:+.1}%"))
-                    .unwrap_or_else(|| "n/a".into()),
-                if q.passed { "PASSED" } else { "FAILED" }
-            );
-        }
+        out.push_str(&views::requirements(c).to_text(2));
     }
     out
 }
@@ -616,25 +403,8 @@ pub fn comparison_table(
 /// `check`: the seed's regression table.
 pub fn check_table(rows: &[crate::verdict::check::CheckRow]) -> String {
     let mut out = String::from("\n=== Regression Check Results ===\n\n");
-    let _ = writeln!(
-        out,
-        "  {:<14} {:>12} {:>12} {:>11} {:>9} {:>10}  status",
-        "metric", "baseline", "current", "delta", "% change", "tolerance"
-    );
+    out.push_str(&views::check(rows).to_text(2));
     let pct = |p: Option<f64>| p.map(|p| format!("{p:+.1}%"));
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "  {:<14} {:>12.3} {:>12} {:>11} {:>9} {:>10}  {}",
-            r.metric,
-            r.baseline,
-            r.current.map_or("missing".into(), |c| format!("{c:.3}")),
-            r.delta.map_or("-".into(), |d| format!("{d:+.3}")),
-            pct(r.delta_pct).unwrap_or_else(|| "-".into()),
-            r.tolerance.shown(),
-            if r.passed { "PASS" } else { "FAIL" }
-        );
-    }
     let failed: Vec<&crate::verdict::check::CheckRow> = rows.iter().filter(|r| !r.passed).collect();
     let _ = writeln!(out, "\n=== Overall Result ===\n");
     if failed.is_empty() {

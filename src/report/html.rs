@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::charts;
+use super::table::{Align, Block, Document, Style, Table, Text};
 use crate::record::RequestRecord;
 use crate::report::BenchResult;
 
@@ -23,63 +24,55 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Markdown tables → HTML tables (the same figures as the .md report).
-fn tables_from_markdown(md: &str) -> String {
+/// The report's document as HTML (the same tables as the .md report).
+fn document(doc: &Document) -> String {
     let mut out = String::new();
-    let mut in_table = false;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells
-                .iter()
-                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
-            {
-                continue;
+    for b in &doc.blocks {
+        match b {
+            Block::Heading(h) => {
+                let _ = writeln!(out, "<h2>{}</h2>", esc(h));
             }
-            if !in_table {
-                out.push_str("<table><tr>");
-                for c in &cells {
-                    let _ = write!(out, "<th>{}</th>", esc(c));
-                }
-                out.push_str("</tr>\n");
-                in_table = true;
-            } else {
-                out.push_str("<tr>");
-                for c in &cells {
-                    let _ = write!(
-                        out,
-                        "<td>{}</td>",
-                        esc(&c.replace("**", "").replace('`', ""))
-                    );
-                }
-                out.push_str("</tr>\n");
+            Block::Paragraph(t) => {
+                let _ = writeln!(out, "<p>{}</p>", text(t));
             }
-            continue;
+            Block::Table(t) => out.push_str(&table(t)),
         }
-        if in_table {
-            out.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(out, "<h2>{}</h2>", esc(h));
-        } else if line.starts_with("# ") {
-            // the page has its own title
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(
-                out,
-                "<p>{}</p>",
-                esc(&line.replace("**", "").replace('`', ""))
-            );
-        }
-    }
-    if in_table {
-        out.push_str("</table>\n");
     }
     out
 }
 
-pub fn render(r: &BenchResult) -> anyhow::Result<String> {
-    let mut charts: Vec<(&str, String)> = Vec::new();
+fn text(t: &Text) -> String {
+    t.0.iter()
+        .map(|s| match s.style {
+            Style::Plain => esc(&s.text),
+            Style::Code => format!("<code>{}</code>", esc(&s.text)),
+            Style::Strong => format!("<strong>{}</strong>", esc(&s.text)),
+        })
+        .collect()
+}
+
+fn table(t: &Table) -> String {
+    let class = |a: Align| if a == Align::Left { " class=\"l\"" } else { "" };
+    let mut out = String::from("<table><tr>");
+    for c in &t.columns {
+        let _ = write!(out, "<th{}>{}</th>", class(c.align), esc(&c.name));
+    }
+    out.push_str("</tr>\n");
+    for row in &t.rows {
+        out.push_str("<tr>");
+        for (cell, c) in row.iter().zip(&t.columns) {
+            let _ = write!(out, "<td{}>{}</td>", class(c.align), text(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+type Charts = Vec<(&'static str, String)>;
+
+/// A/B overlay and the distributions of the requests: CDFs of TTFT and E2E, ITL histogram.
+fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     let measured: Vec<&RequestRecord> = r.requests.iter().collect();
     let by_level = |l: u32| -> Vec<&RequestRecord> {
         r.requests.iter().filter(|x| x.level == Some(l)).collect()
@@ -128,6 +121,11 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
             charts::histogram("Inter-token latency", "ITL (ms)", &itl, 40)?,
         ));
     }
+    Ok(())
+}
+
+/// Throughput and requests in flight, second by second.
+fn timeseries_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     if r.timeseries.len() >= 2 {
         let tok: Vec<(f64, f64)> = r
             .timeseries
@@ -171,6 +169,11 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
             )?,
         ));
     }
+    Ok(())
+}
+
+/// Sweep: aggregate and per-request throughput against concurrency.
+fn sweep_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     if r.command == "sweep" && !r.levels.is_empty() {
         let c = |l: &crate::report::Level| l.params.concurrency.unwrap_or(0) as f64;
         let agg: Vec<(f64, f64)> = r
@@ -202,6 +205,11 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
             )?,
         ));
     }
+    Ok(())
+}
+
+/// Stress: p95 latency and errors against the target rate.
+fn stress_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     if let Some(st) = &r.stress {
         let p95: Vec<(f64, f64)> = st
             .levels
@@ -232,7 +240,15 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
             )?,
         ));
     }
+    Ok(())
+}
 
+pub fn render(r: &BenchResult) -> anyhow::Result<String> {
+    let mut charts = Charts::new();
+    distribution_charts(r, &mut charts)?;
+    timeseries_charts(r, &mut charts)?;
+    sweep_charts(r, &mut charts)?;
+    stress_charts(r, &mut charts)?;
     let names: Vec<&str> = charts.iter().map(|c| c.0).collect();
     let mut page = String::new();
     let title = format!("llmbench {} — {}", r.command, r.target.model);
@@ -244,7 +260,7 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
         CSS,
         esc(&title)
     );
-    page.push_str(&tables_from_markdown(&super::markdown::render(r)));
+    page.push_str(&document(&super::views::document(r)));
     if !charts.is_empty() {
         page.push_str("<h2>Charts</h2>\n<div class=\"charts\">\n");
         for (name, svg) in &charts {
@@ -265,6 +281,6 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
 const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1600px;padding:0 1rem;color:#222}\
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}\
-th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}\
+th{background:#f4f4f4}.l{text-align:left}\
 .charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;border:1px solid #eee}\
 footer{margin-top:2rem;color:#888;font-size:.8rem}";

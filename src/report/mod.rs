@@ -1,5 +1,6 @@
-//! Results and their writers. A command produces one [`BenchResult`]; writers turn it into
-//! bytes (console text, JSON). Writers compute nothing: every figure comes from the summary.
+//! Results and their writers. A command produces one [`BenchResult`]; `views` lays its figures
+//! out in one table model (`table`), which console text, Markdown and HTML render; JSON, JSONL
+//! and CSV serialise it. Writers compute nothing: every figure comes from the result.
 
 pub mod charts;
 pub mod console;
@@ -7,9 +8,11 @@ pub mod csv;
 pub mod html;
 pub mod markdown;
 pub mod progress;
+pub mod table;
+pub mod views;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
@@ -43,35 +46,85 @@ pub fn format_for(path: &Path) -> anyhow::Result<Format> {
     }
 }
 
-fn create(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes)
-        .with_context(|| format!("--output {}: cannot write the file", path.display()))
+/// One file an export writes.
+pub struct File {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
 }
 
-/// Write `result` to `path` in the format its extension names.
+/// The exporter contract: a format renders a result to the bytes of its file(s); it computes
+/// nothing (every figure comes from the result) and touches no disk. Each format is one module.
+pub type Render = fn(&BenchResult) -> anyhow::Result<Vec<u8>>;
+
+impl Format {
+    /// The renderers of this format for `path`: one file, or for CSV the requests and the
+    /// time series beside them.
+    pub fn files(self, path: &Path) -> Vec<(PathBuf, Render)> {
+        let at = |f: Render| vec![(path.to_path_buf(), f)];
+        match self {
+            Format::Json => at(|r| {
+                let mut b = serde_json::to_vec_pretty(r)?;
+                b.push(b'\n');
+                Ok(b)
+            }),
+            Format::Jsonl => at(jsonl),
+            Format::Markdown => at(|r| Ok(markdown::render(r).into_bytes())),
+            Format::Html => at(|r| Ok(html::render(r)?.into_bytes())),
+            Format::Csv => vec![
+                (path.to_path_buf(), |r| Ok(csv::requests(r).into_bytes())),
+                (timeseries_path(path), |r| {
+                    Ok(csv::timeseries(r).into_bytes())
+                }),
+            ],
+        }
+    }
+}
+
+/// A record file: the header line, then one record per line (what `--output x.jsonl` streams).
+fn jsonl(r: &BenchResult) -> anyhow::Result<Vec<u8>> {
+    let mut b = r.header().to_line()?.into_bytes();
+    b.push(b'\n');
+    for rec in &r.requests {
+        serde_json::to_writer(&mut b, rec)?;
+        b.push(b'\n');
+    }
+    Ok(b)
+}
+
+/// Render `result` in the format `path`'s extension names.
+pub fn render(path: &Path, result: &BenchResult) -> anyhow::Result<Vec<File>> {
+    format_for(path)?
+        .files(path)
+        .into_iter()
+        .map(|(path, f)| {
+            Ok(File {
+                bytes: f(result)?,
+                path,
+            })
+        })
+        .collect()
+}
+
+/// Write `result` to `path` in the format its extension names. Each file is written whole
+/// beside its destination, then renamed over it: a failed write never leaves half a report.
 pub fn write(path: &Path, result: &BenchResult) -> anyhow::Result<()> {
-    match format_for(path)? {
-        Format::Json => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("--output {}: cannot create the file", path.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut w, result)?;
-            w.write_all(b"\n")?;
-            w.flush()
-                .with_context(|| format!("--output {}: write failed", path.display()))?;
-        }
-        Format::Jsonl => {
-            let sink = crate::sink::Sink::create(path, &result.header())?;
-            for r in &result.requests {
-                sink.write(r);
-            }
-        }
-        Format::Markdown => create(path, markdown::render(result).as_bytes())?,
-        Format::Html => create(path, html::render(result)?.as_bytes())?,
-        Format::Csv => {
-            create(path, csv::requests(result).as_bytes())?;
-            create(&timeseries_path(path), csv::timeseries(result).as_bytes())?;
-        }
+    for f in render(path, result)? {
+        write_atomic(&f.path, &f.bytes)?;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = path.with_file_name(format!(".{name}.llmbench-tmp"));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e)
+            .with_context(|| format!("--output {}: cannot write the file", path.display()));
     }
     Ok(())
 }

@@ -24,6 +24,30 @@ pub enum FailureMode {
     None,
 }
 
+impl FailureMode {
+    /// The name results and reports use (`high_error_rate`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureMode::Oom => "oom",
+            FailureMode::Timeout => "timeout",
+            FailureMode::HighErrorRate => "high_error_rate",
+            FailureMode::ResourceExhaustion => "resource_exhaustion",
+            FailureMode::Crash => "crash",
+            FailureMode::None => "none",
+        }
+    }
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Err => "ERR",
+            Status::Degraded => "DEGR",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Status {
     #[serde(rename = "OK")]

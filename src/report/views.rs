@@ -1,0 +1,376 @@
+//! The tables of a result, built once in the [`table`](super::table) model and rendered by the
+//! console, Markdown and HTML alike. Views read figures; they compute none.
+
+use super::table::{Document, Style, Table, Text};
+use crate::metrics::metric::{Metric, LATENCY};
+use crate::metrics::targets::TargetOutcome;
+use crate::metrics::{Distribution, Summary};
+use crate::result::BenchResult;
+use crate::verdict::check::{CheckRow, Tolerance};
+use crate::verdict::compare::Comparison;
+use crate::verdict::stress::StressReport;
+
+/// A figure with as many decimals as it deserves (1234, 123.4, 12.34).
+pub fn num(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> Text {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}").into())
+}
+
+fn stat(d: &Option<Distribution>, f: fn(&Distribution) -> f64) -> Text {
+    opt(d.as_ref().map(f), 1)
+}
+
+fn pct(p: Option<f64>) -> Text {
+    p.map_or_else(|| "-".into(), |p| format!("{p:+.1}%").into())
+}
+
+/// One row per distribution; rows without data are left out.
+pub fn distribution(unit: &str, rows: &[(&str, Option<&Distribution>)]) -> Table {
+    let mut t = Table::new(&[
+        &format!("<{unit}"),
+        "count",
+        "mean",
+        "stddev",
+        "min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+    ]);
+    for (name, d) in rows {
+        if let Some(d) = d {
+            let mut cells: Vec<Text> = vec![(*name).into(), d.count.to_string().into()];
+            cells.extend(
+                [d.mean, d.stddev, d.min, d.p50, d.p90, d.p95, d.p99, d.max]
+                    .map(|v| Text::plain(num(v))),
+            );
+            t.row(cells);
+        }
+    }
+    t
+}
+
+/// The latency distributions of a summary (open-loop ones only where measured), labelled as
+/// the metric registry labels them.
+pub fn latency(s: &Summary) -> Table {
+    let rows: Vec<(&str, Option<&Distribution>)> = LATENCY
+        .iter()
+        .filter_map(|name| Metric::dist(name))
+        .map(|d| (d.label, (d.summary)(s)))
+        .collect();
+    distribution("Latency (ms)", &rows)
+}
+
+/// Requests, errors, throughput and tokens in one row.
+pub fn results(s: &Summary) -> Table {
+    let mut t = Table::new(&[
+        "requests",
+        "ok",
+        "failed",
+        "error rate",
+        "output tok/s",
+        "req/s",
+        "window",
+        "output tokens",
+        "<token source",
+    ]);
+    t.row(vec![
+        s.requests.total.to_string().into(),
+        s.requests.ok.to_string().into(),
+        s.requests.failed.to_string().into(),
+        format!("{:.2}%", s.error_rate * 100.0).into(),
+        format!("{:.1}", s.throughput.output_tok_s).into(),
+        format!("{:.2}", s.throughput.req_s).into(),
+        format!("{:.1} s", s.throughput.window_s).into(),
+        s.tokens.output.to_string().into(),
+        s.tokens.source.clone().into(),
+    ]);
+    t
+}
+
+/// Targets and whether each was met.
+pub fn targets(outcomes: &[TargetOutcome]) -> Table {
+    let mut t = Table::new(&["<target", "actual", "<status"]);
+    for o in outcomes {
+        t.row(vec![
+            Text::code(&o.target),
+            o.shown.clone().into(),
+            if o.passed {
+                "PASSED".into()
+            } else {
+                Text::strong("FAILED")
+            },
+        ]);
+    }
+    t
+}
+
+/// Deltas per metric (per level for results with levels), with intervals and a verdict.
+pub fn comparison(c: &Comparison) -> Table {
+    let mut t = Table::new(&[
+        "<metric",
+        "baseline",
+        "treatment",
+        "delta",
+        "delta %",
+        "95% CI of delta",
+        "MW p",
+        "<verdict",
+    ]);
+    for r in &c.rows {
+        let verdict = match r.significant {
+            Some(true) if r.improved => "better",
+            Some(true) => "worse",
+            Some(false) => "no significant change",
+            None if r.delta == 0.0 => "same",
+            None if r.improved => "better (one value)",
+            None => "worse (one value)",
+        };
+        t.row(vec![
+            match &r.level {
+                Some(l) => format!("{l}: {}", r.metric).into(),
+                None => r.metric.clone().into(),
+            },
+            format!("{:.2}", r.baseline).into(),
+            format!("{:.2}", r.treatment).into(),
+            format!("{:+.2}", r.delta).into(),
+            pct(r.delta_pct),
+            match (r.ci_low, r.ci_high) {
+                (Some(a), Some(b)) => format!("[{a:+.2}, {b:+.2}]").into(),
+                _ => "-".into(),
+            },
+            opt(r.mann_whitney_p, 4),
+            verdict.into(),
+        ]);
+    }
+    t
+}
+
+/// `compare --require` outcomes.
+pub fn requirements(c: &Comparison) -> Table {
+    let mut t = Table::new(&["<requirement", "actual", "<status"]);
+    for q in &c.requirements {
+        t.row(vec![
+            Text::code(&q.text),
+            q.actual_pct
+                .map_or_else(|| "n/a".into(), |p| format!("{p:+.1}%").into()),
+            if q.passed {
+                "PASSED".into()
+            } else {
+                Text::strong("FAILED")
+            },
+        ]);
+    }
+    t
+}
+
+/// `check`: one row per metric against its tolerance.
+pub fn check(rows: &[CheckRow]) -> Table {
+    let mut t = Table::new(&[
+        "<metric",
+        "baseline",
+        "current",
+        "delta",
+        "% change",
+        "tolerance",
+        "<status",
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.metric.clone().into(),
+            format!("{:.3}", r.baseline).into(),
+            r.current
+                .map_or_else(|| "missing".into(), |c| format!("{c:.3}").into()),
+            match (r.delta, r.tolerance) {
+                (None, _) => "-".into(),
+                (Some(d), Tolerance::Points(_)) => format!("{:+.2} pp", d * 100.0).into(),
+                (Some(d), _) => format!("{d:+.3}").into(),
+            },
+            pct(r.delta_pct),
+            r.tolerance.shown().into(),
+            if r.passed {
+                "PASS".into()
+            } else {
+                Text::strong("FAIL")
+            },
+        ]);
+    }
+    t
+}
+
+/// `stress`: one row per level.
+pub fn stress_levels(st: &StressReport) -> Table {
+    let mut t = Table::new(&[
+        "level", "req/s", "achieved", "requests", "errors", "p95 ms", "p99 ms", "peak", "CPU",
+        "memory", "<status",
+    ]);
+    for l in &st.levels {
+        t.row(vec![
+            l.level.to_string().into(),
+            format!("{:.1}", l.target_rate).into(),
+            opt(l.achieved_rate, 1),
+            l.requests.to_string().into(),
+            format!("{:.1}%", l.error_rate * 100.0).into(),
+            opt(l.p95_ms, 0),
+            opt(l.p99_ms, 0),
+            l.peak_concurrency.to_string().into(),
+            l.server_cpu_pct
+                .map_or_else(|| "-".into(), |v| format!("{v:.1}%").into()),
+            l.server_rss_mb
+                .map_or_else(|| "-".into(), |v| format!("{v:.0} MB").into()),
+            l.status.name().into(),
+        ]);
+    }
+    t
+}
+
+/// `stress`: the verdict in one sentence.
+pub fn stress_verdict(st: &StressReport) -> Text {
+    let rate = |v: Option<f64>| v.map_or_else(|| "none".into(), |v| format!("{v:.1} req/s"));
+    Text::plain(format!(
+        "Maximum sustainable throughput: {}; breaking point: {}; failure mode: ",
+        rate(st.max_sustainable_rate),
+        match st.breaking_level {
+            Some(l) => format!("{} (level {l})", rate(st.breaking_rate)),
+            None => format!("not reached (ended by {})", st.ended_by),
+        }
+    ))
+    .then(Style::Code, st.failure_mode.name())
+    .then(
+        Style::Plain,
+        format!(
+            "; safe production target (80% of max): {}.",
+            rate(st.safe_target_rate)
+        ),
+    )
+}
+
+/// `sweep`: one row per concurrency level; speedup against the first level.
+pub fn sweep(r: &BenchResult) -> Table {
+    let mut t = Table::new(&[
+        "concurrency",
+        "requests",
+        "req tok/s p50",
+        "aggr. tok/s",
+        "TTFT p50",
+        "TTFT p95",
+        "E2E p95",
+        "speedup",
+    ]);
+    let base = r
+        .levels
+        .first()
+        .map(|l| l.summary.throughput.output_tok_s)
+        .filter(|v| *v > 0.0);
+    for l in &r.levels {
+        let s = &l.summary;
+        let agg = s.throughput.output_tok_s;
+        t.row(vec![
+            l.params
+                .concurrency
+                .map_or("-".to_string(), |c| c.to_string())
+                .into(),
+            format!("{}/{}", s.requests.ok, s.requests.total).into(),
+            stat(&s.output_tok_s, |d| d.p50),
+            format!("{agg:.1}").into(),
+            stat(&s.ttft_ms, |d| d.p50),
+            stat(&s.ttft_ms, |d| d.p95),
+            stat(&s.e2e_ms, |d| d.p95),
+            base.map_or_else(|| "-".into(), |b| format!("{:.2}x", agg / b).into()),
+        ]);
+    }
+    t
+}
+
+/// Named levels (suite tiers, ttft arms): one row each.
+pub fn levels(r: &BenchResult) -> Table {
+    let mut t = Table::new(&[
+        "<name",
+        "ok/total",
+        "output tok/s (per request, mean)",
+        "aggregate tok/s",
+        "TTFT p50 ms",
+        "E2E p95 ms",
+        "<error",
+    ]);
+    for l in &r.levels {
+        let s = &l.summary;
+        t.row(vec![
+            l.name.clone().into(),
+            format!("{}/{}", s.requests.ok, s.requests.total).into(),
+            stat(&s.output_tok_s, |d| d.mean),
+            format!("{:.1}", s.throughput.output_tok_s).into(),
+            stat(&s.ttft_ms, |d| d.p50),
+            stat(&s.e2e_ms, |d| d.p95),
+            l.error.clone().unwrap_or_default().into(),
+        ]);
+    }
+    t
+}
+
+/// The whole result as a document (Markdown and HTML).
+pub fn document(r: &BenchResult) -> Document {
+    let s = &r.summary;
+    let mut doc = Document {
+        title: format!("llmbench {}: {}", r.command, r.target.model),
+        blocks: Vec::new(),
+    };
+    let mut intro = Text::plain("Target ")
+        .then(Style::Code, &r.target.url)
+        .then(Style::Plain, format!(" ({} API", r.target.api.name()));
+    if let Some(p) = &r.target.simulator {
+        intro = intro
+            .then(Style::Plain, ", built-in simulator ")
+            .then(Style::Code, p);
+    }
+    intro = intro.then(
+        Style::Plain,
+        format!("), started {}, llmbench {}.", r.started_at, r.tool.version),
+    );
+    if r.interrupted {
+        intro = intro
+            .then(Style::Plain, " ")
+            .then(Style::Strong, "Interrupted (Ctrl-C): partial results.");
+    }
+    doc.paragraph(intro);
+    doc.section("Results", results(s));
+    if !s.errors.is_empty() {
+        let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
+    }
+    doc.section("Latency", latency(s));
+    if let Some(c) = &r.comparison {
+        doc.section("Improvement summary", comparison(c));
+    }
+    if let Some(iv) = &r.intervals {
+        let mut t = Table::new(&["<TTFT statistic", "95% CI low ms", "95% CI high ms"]);
+        for i in &iv.rows {
+            t.row(vec![
+                i.stat.clone().into(),
+                format!("{:.2}", i.low_ms).into(),
+                format!("{:.2}", i.high_ms).into(),
+            ]);
+        }
+        doc.section(&format!("Confidence intervals ({})", iv.arm), t);
+    }
+    doc.section("Target validation", targets(&r.targets));
+    if let Some(st) = &r.stress {
+        doc.section("Stress levels", stress_levels(st));
+        doc.paragraph(stress_verdict(st));
+    } else if r.command == "sweep" {
+        doc.section("Sweep", sweep(r));
+    } else {
+        doc.section("Levels", levels(r));
+    }
+    doc
+}
