@@ -7,8 +7,17 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use crate::protocol::Api;
+use crate::scheduler::Arrival;
 use crate::sim::Profile;
+use crate::units::Named;
 use crate::workload::PromptSize;
+
+/// A value parser for a library enum: its names, listed in `--help` and in errors.
+fn choice<T: Named + Clone>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|v| v.name()))
+        .map(|s| T::from_name(&s).expect("a listed name"))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,7 +75,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// API dialect.
-    #[arg(long, value_enum, default_value = "chat")]
+    #[arg(long, default_value = "chat", value_parser = choice::<Api>())]
     pub api: Api,
     /// Model name. Omitted: the first model the server lists at /v1/models.
     #[arg(long, short = 'm')]
@@ -89,7 +98,7 @@ pub struct TargetArgs {
     #[arg(long)]
     pub no_include_usage: bool,
     /// Profile of the built-in simulator used when --url is omitted.
-    #[arg(long, value_enum, default_value = "small")]
+    #[arg(long, default_value = "small", value_parser = choice::<Profile>())]
     pub sim_profile: Profile,
 }
 
@@ -97,7 +106,7 @@ pub struct TargetArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RequestArgs {
     /// Built-in prompt size (the `builtin` dataset).
-    #[arg(long, value_enum, default_value = "medium")]
+    #[arg(long, default_value = "medium", value_parser = choice::<PromptSize>())]
     pub prompt: PromptSize,
     /// Requests: `builtin` (15 prompts), `random` (exact token lengths), `shared-prefix`,
     /// `multi-turn`, or a file (.jsonl with {"prompt"} or {"messages"} per line, or ShareGPT
@@ -347,8 +356,8 @@ pub struct ThroughputArgs {
     #[arg(long)]
     pub max_requests: Option<u64>,
     /// Arrival process (seeded by --seed).
-    #[arg(long, value_enum, default_value = "poisson")]
-    pub arrival: crate::scheduler::Arrival,
+    #[arg(long, default_value = "poisson", value_parser = choice::<Arrival>())]
+    pub arrival: Arrival,
     /// Gamma shape for --arrival gamma (1 = Poisson; < 1 burstier; > 1 smoother).
     #[arg(long, default_value_t = 1.0)]
     pub burstiness: f64,
@@ -400,7 +409,7 @@ pub struct SuiteArgs {
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
     /// Built-in prompt size (a tier may set its own).
-    #[arg(long, value_enum, default_value = "medium")]
+    #[arg(long, default_value = "medium", value_parser = choice::<PromptSize>())]
     pub prompt: PromptSize,
     /// Stream the responses (measures TTFT, ITL, TPOT).
     #[arg(long)]
@@ -415,7 +424,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Model tier: small (~100 tok/s), medium (~60), large (~20) single stream.
-    #[arg(long, value_enum, default_value = "small")]
+    #[arg(long, default_value = "small", value_parser = choice::<Profile>())]
     pub profile: Profile,
     /// Model name reported by /v1/models.
     #[arg(long)]
@@ -519,8 +528,8 @@ pub struct StressArgs {
     #[arg(long, default_value_t = 50)]
     pub max_tokens: u32,
     /// Arrival process within each level.
-    #[arg(long, value_enum, default_value = "constant")]
-    pub arrival: crate::scheduler::Arrival,
+    #[arg(long, default_value = "constant", value_parser = choice::<Arrival>())]
+    pub arrival: Arrival,
     /// The server's memory limit (a container's), for `oom`: RSS above 90% of it. Default:
     /// the machine's memory.
     #[arg(long)]

@@ -1,19 +1,24 @@
 //! llmbench: benchmark LLM inference servers.
 //!
-//! Data flow: `workload` (what to send) → `scheduler` (when) → `client` (how, and timing) →
-//! `record` (one per request) → `metrics` (statistics) → `report` (console, files).
-//! `sim` is the built-in simulated server; `protocol` holds the wire formats both sides share.
+//! Data flow: `cli` (arguments) → `plan` (validated, local inputs loaded) → `session` (target,
+//! monitor, Ctrl-C, live outputs) → `workload` (what to send) → `scheduler` (when) → `client`
+//! (how, and timing) → `record` (one per request) → `metrics` (statistics) → `result` →
+//! `verdict` (stress, compare, check, merge, intervals) → `report` (console, files).
+//! `commands` glue one subcommand each; `sim` is the built-in simulated server; `protocol` holds
+//! the wire formats both sides share.
 
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod metrics;
 pub mod monitor;
+pub mod plan;
 pub mod protocol;
 pub mod record;
 pub mod report;
 pub mod result;
 pub mod scheduler;
+pub mod session;
 pub mod shard;
 pub mod sim;
 pub mod sink;

@@ -124,7 +124,7 @@ impl Shard {
 /// `2026-11-29T22:00:00Z` or `+10s` (from now) → a UTC instant.
 pub fn parse_start_at(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Some(rel) = s.strip_prefix('+') {
-        let d = crate::cli::parse_duration(rel).map_err(|e| anyhow::anyhow!("--start-at {e}"))?;
+        let d = crate::units::parse_duration(rel).map_err(|e| anyhow::anyhow!("--start-at {e}"))?;
         return Ok(chrono::Utc::now() + chrono::Duration::from_std(d)?);
     }
     let t = chrono::DateTime::parse_from_rfc3339(s).with_context(|| {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::TargetArgs;
-use crate::client::{build_headers, error_chain, normalize_base_url, Client, Endpoint};
+use crate::client::{error_chain, normalize_base_url, Client, Endpoint};
+use crate::plan::TargetPlan;
 use crate::protocol::Api;
 use crate::sim::{self, CrashMode, SimConfig, SimHandle};
 
@@ -74,7 +74,7 @@ pub fn detect_backend(model: &str) -> &'static str {
 }
 
 pub async fn resolve(
-    args: &TargetArgs,
+    args: &TargetPlan,
     stream: bool,
     max_connections: usize,
 ) -> anyhow::Result<Target> {
@@ -88,12 +88,7 @@ pub async fn resolve(
             (handle.url(), Some(handle))
         }
     };
-    let env_key = match args.api {
-        Api::Messages => std::env::var("ANTHROPIC_API_KEY").ok(),
-        _ => std::env::var("OPENAI_API_KEY").ok(),
-    };
-    let key = args.api_key.clone().or(env_key);
-    let headers = build_headers(args.api, key.as_deref(), &args.headers)?;
+    let headers = args.headers.clone();
     let endpoint = Endpoint {
         base: base.clone(),
         api: args.api,
@@ -113,11 +108,7 @@ pub async fn resolve(
         .backend
         .clone()
         .unwrap_or_else(|| detect_backend(&model).to_string());
-    let header_names = args
-        .headers
-        .iter()
-        .filter_map(|h| h.split_once(':').map(|(k, _)| k.trim().to_string()))
-        .collect();
+    let header_names = args.header_names.clone();
     Ok(Target {
         client: Client::new(endpoint, max_connections)?,
         info: TargetInfo {

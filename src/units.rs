@@ -65,6 +65,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A library enum chosen by name on the command line (`--api chat`): its names, in order. The
+/// CLI builds its value parsers from this, so library types carry no clap derives.
+pub trait Named: Sized + Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+    fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

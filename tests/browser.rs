@@ -108,7 +108,11 @@ async fn html_report_renders_with_every_chart_and_no_console_error() {
         ],
     );
     let r = sweep::execute(&args).await.unwrap();
-    llmbench::commands::session::conclude(&r, String::new(), &args.out).unwrap();
+    let out = llmbench::plan::SweepPlan::from_args(&args)
+        .unwrap()
+        .common
+        .output;
+    llmbench::commands::conclude(&r, String::new(), &out).unwrap();
     sim.stop().await;
 
     let html = std::fs::read_to_string(&page).unwrap();

@@ -41,7 +41,11 @@ async fn every_format_is_written_from_the_same_result() {
         ],
     );
     let r = run::execute(&args).await.unwrap();
-    llmbench::commands::session::conclude(&r, String::new(), &args.out).unwrap();
+    let out = llmbench::plan::RunPlan::from_args(&args)
+        .unwrap()
+        .common
+        .output;
+    llmbench::commands::conclude(&r, String::new(), &out).unwrap();
     sim.stop().await;
 
     let md = std::fs::read_to_string(p("r.md")).unwrap();

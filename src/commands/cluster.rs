@@ -7,14 +7,18 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::cli::{ClusterArgs, ClusterEngine, K8sArgs, SlurmArgs};
+use crate::plan::Command;
 
 /// Check the benchmark arguments a shard will run.
 fn check_args(args: &[String]) -> anyhow::Result<()> {
     let cmd = args.first().map(String::as_str).unwrap_or("");
-    match cmd {
-        "run" | "throughput" | "sweep" => {}
-        "stress" | "ttft" => bail!("{cmd} stays single-process: it cannot be sharded"),
-        other => bail!("after --, give the llmbench command to shard (run, throughput or sweep), not {other:?}"),
+    match Command::from_name(cmd) {
+        Some(c) if c.shardable() => {}
+        Some(_) => bail!("{cmd} stays single-process: it cannot be sharded"),
+        None => bail!(
+            "after --, give the llmbench command to shard ({}), not {cmd:?}",
+            Command::shardable_names()
+        ),
     }
     if args
         .iter()

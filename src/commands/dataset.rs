@@ -11,7 +11,7 @@ use crate::cli::DatasetArgs;
 use crate::protocol::Api;
 use crate::workload::{BodyOptions, Content, Workload};
 
-use super::session::dataset_spec;
+use crate::plan::dataset_spec;
 
 pub fn dataset(args: DatasetArgs) -> anyhow::Result<ExitCode> {
     let w = Workload::build(

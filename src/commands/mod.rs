@@ -7,7 +7,6 @@ pub mod dataset;
 pub mod merge;
 pub mod report;
 pub mod run;
-pub mod session;
 pub mod sim;
 pub mod stress;
 pub mod suite;
@@ -18,6 +17,10 @@ pub mod ttft;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::plan::OutputPlan;
+use crate::record::{FailureKind, RequestRecord};
+use crate::report::{console, BenchResult};
+use crate::session::EXIT_INTERRUPTED;
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -39,4 +42,41 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sim(a) => sim::sim(a).await,
     }
+}
+
+/// Print the console text, write `--output`, and choose the exit code.
+pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow::Result<ExitCode> {
+    print!("{text}");
+    if !result.targets.is_empty() {
+        print!("{}", console::targets_table(&result.targets));
+    }
+    for p in &out.outputs {
+        if !result.live_outputs.contains(p) {
+            crate::report::write(p, result)?;
+        }
+        if !out.quiet {
+            eprintln!("result written to {}", p.display());
+        }
+    }
+    let measured: Vec<&RequestRecord> = result.requests.iter().filter(|r| !r.warmup).collect();
+    if !measured.is_empty()
+        && measured.iter().all(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == FailureKind::Connect)
+        })
+    {
+        eprintln!(
+            "error: cannot connect to {}: every request failed to connect",
+            result.target.url
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if result.interrupted {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if !result.targets_passed() {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }

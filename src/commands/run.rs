@@ -5,77 +5,53 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use serde_json::json;
-
-use crate::cli::{MonitorArgs, RunArgs};
+use crate::cli::RunArgs;
+use crate::plan::RunPlan;
 use crate::report::{console, BenchResult};
 use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::session::Session;
+use crate::units::Named;
 
-use super::session::{conclude, positive, validate_output, Session};
+use super::conclude;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let result = execute(&args).await?;
-    conclude(&result, console::run_summary(&result), &args.out)
+    let plan = RunPlan::from_args(&args)?;
+    let result = execute_plan(&plan).await?;
+    conclude(&result, console::run_summary(&result), &plan.common.output)
 }
 
-/// Run the benchmark and return its result (used by the command and by tests).
+/// Run the benchmark and return its result (used by tests).
 pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
-    positive("--runs", args.runs)?;
-    positive("--concurrency", args.concurrency as u64)?;
-    positive("--max-tokens", args.max_tokens as u64)?;
-    let requirements = validate_output(&args.out)?;
-    let quiet = args.out.quiet;
-    // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared =
-        super::session::prepare(&args.request, &args.target, args.max_tokens, args.stream)?;
-    let mut s = Session::open(
-        &args.target,
-        &MonitorArgs::default(),
-        args.stream,
-        args.concurrency,
-        quiet,
-    )
-    .await?
-    .with_sink(&args.out, "run")?;
+    execute_plan(&RunPlan::from_args(args)?).await
+}
+
+async fn execute_plan(plan: &crate::plan::Plan<RunPlan>) -> anyhow::Result<BenchResult> {
+    let (p, req) = (&plan.kind, &plan.requests);
+    let quiet = plan.common.output.quiet;
+    let mut s = Session::open(&plan.common).await?;
     if !quiet {
         eprintln!(
             "llmbench run: {} requests (+{} warmup), concurrency {}, max_tokens {}, {} prompts, {}",
-            args.runs,
-            args.warmup,
-            args.concurrency,
-            args.max_tokens,
-            format!("{:?}", args.request.prompt).to_lowercase(),
-            if args.stream {
+            p.runs,
+            p.warmup,
+            p.concurrency,
+            req.max_tokens,
+            req.prompt.name(),
+            if req.stream {
                 "streaming"
             } else {
                 "not streaming"
             },
         );
     }
-    let workload = s.bind(prepared, &args.request)?;
-    let mut config = json!({
-        "runs": args.runs,
-        "warmup": args.warmup,
-        "max_tokens": args.max_tokens,
-        "prompt": args.request.prompt,
-        "stream": args.stream,
-        "concurrency": args.concurrency,
-        "temperature": args.request.temperature,
-        "ignore_eos": args.request.ignore_eos,
-        "warm_cache": args.request.warm_cache,
-        "prompt_prefix_nonce": workload.nonce,
-        "include_usage": !args.target.no_include_usage,
-        "timeout_s": args.target.timeout.as_secs_f64(),
-        "api": args.target.api,
-    });
-
-    s.begin(&config).await?;
+    let workload = s.bind(&req.workload, req.count_with_tokenizer);
+    s.begin(plan.config()).await?;
     let mut records = Vec::new();
-    if args.warmup > 0 {
+    if p.warmup > 0 {
         let phase = ClosedLoop {
             first_id: 0,
-            count: args.warmup,
-            concurrency: args.concurrency,
+            count: p.warmup,
+            concurrency: p.concurrency,
             warmup: true,
             level: None,
             shard: s.shard,
@@ -88,16 +64,16 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
         records.extend(recs);
     }
     let phase = ClosedLoop {
-        first_id: args.warmup,
-        count: args.runs,
-        concurrency: args.concurrency,
+        first_id: p.warmup,
+        count: p.runs,
+        concurrency: p.concurrency,
         warmup: false,
         level: None,
         shard: s.shard,
     };
     let mut done = 0u64;
     let mut last_print = Instant::now();
-    let total = args.runs;
+    let total = p.runs;
     let w = workload.clone();
     let recs = closed_loop(
         phase,
@@ -129,7 +105,5 @@ pub async fn execute(args: &RunArgs) -> anyhow::Result<BenchResult> {
     )
     .await;
     records.extend(recs);
-    super::session::annotate(&mut config, &workload, &records);
-    Ok(s.finish("run", config, records, &requirements, Vec::new())
-        .await)
+    Ok(s.finish(&workload, records, Vec::new()).await)
 }

@@ -4,97 +4,55 @@
 //! the maximum).
 
 use std::process::ExitCode;
-use std::time::Instant;
-
-use anyhow::bail;
-use serde_json::json;
+use std::time::{Duration, Instant};
 
 use crate::cli::StressArgs;
 use crate::metrics::Summary;
+use crate::plan::{Plan, StressPlan};
 use crate::record::RequestRecord;
 use crate::report::progress::{Progress, Span};
 use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::{OpenLoop, Warmup};
+use crate::session::Session;
 use crate::verdict::{
     self,
     stress::{classify, level_stats, status, FailureMode, LevelStats, Limits},
 };
 
-use super::session::{conclude, validate_output, Session};
+use super::conclude;
 
 pub async fn stress(args: StressArgs) -> anyhow::Result<ExitCode> {
-    let result = execute(&args).await?;
+    let plan = StressPlan::from_args(&args)?;
+    let result = execute_plan(&plan).await?;
     let text = crate::report::console::stress_summary(&result);
-    conclude(&result, text, &args.out)
+    conclude(&result, text, &plan.common.output)
 }
 
+/// Run the ramp and return its result (used by tests).
 pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
-    for (v, name) in [
-        (args.start_rate, "--start-rate"),
-        (args.max_rate, "--max-rate"),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            bail!("{name} must be > 0");
-        }
-    }
-    if args.max_rate < args.start_rate {
-        bail!(
-            "--max-rate {} is below --start-rate {}: the ramp would have no level",
-            args.max_rate,
-            args.start_rate
-        );
-    }
-    if !(args.step.is_finite() && args.step > 0.0) {
-        bail!("--step must be > 0");
-    }
-    if args.step_duration.is_zero() || args.max_concurrency == 0 || args.max_tokens == 0 {
-        bail!("--step-duration, --max-concurrency and --max-tokens must be > 0");
-    }
-    let requirements = validate_output(&args.out)?;
-    let quiet = args.out.quiet;
-    let stream = !args.no_stream;
-    // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(&args.request, &args.target, args.max_tokens, stream)?;
-    let mut s = Session::open(
-        &args.target,
-        &args.monitor,
-        stream,
-        args.max_concurrency,
-        quiet,
-    )
-    .await?
-    .with_sink(&args.out, "stress")?;
-    let memory_limit_mb = args.memory_limit_mb.unwrap_or_else(|| {
-        let mut sys = sysinfo::System::new();
-        sys.refresh_memory();
-        sys.total_memory() as f64 / 1e6
-    });
-    let cores = args
-        .cpu_limit_cores
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64));
+    execute_plan(&StressPlan::from_args(args)?).await
+}
+
+async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
+    let (p, req) = (&plan.kind, &plan.requests);
+    let quiet = plan.common.output.quiet;
+    let mut s = Session::open(&plan.common).await?;
     let limits = Limits {
-        failure_threshold: args.failure_threshold,
-        memory_limit_mb,
-        cpu_limit_pct: cores * 100.0,
+        failure_threshold: p.failure_threshold,
+        memory_limit_mb: p.memory_limit_mb,
+        cpu_limit_pct: p.cpu_limit_cores * 100.0,
     };
-    let workload = s.bind(prepared, &args.request)?;
-    let levels_planned = ((args.max_rate - args.start_rate) / args.step).floor() as u64 + 1;
+    let workload = s.bind(&req.workload, req.count_with_tokenizer);
+    let step_duration = Duration::from_secs_f64(p.step_duration_s);
+    let max_duration = Duration::from_secs_f64(p.max_duration_s);
     if !quiet {
         eprintln!(
-            "llmbench stress: {} → {} req/s by {} every {:.0}s ({levels_planned} levels at most), max concurrency {}, failure threshold {:.1}%",
-            args.start_rate, args.max_rate, args.step, args.step_duration.as_secs_f64(),
-            args.max_concurrency, args.failure_threshold * 100.0
+            "llmbench stress: {} → {} req/s by {} every {:.0}s ({} levels at most), max concurrency {}, failure threshold {:.1}%",
+            p.start_rate, p.max_rate, p.step, p.step_duration_s, p.levels(),
+            p.max_concurrency, p.failure_threshold * 100.0
         );
     }
-    let mut config = json!({
-        "start_rate": args.start_rate, "step": args.step, "step_duration_s": args.step_duration.as_secs_f64(),
-        "max_rate": args.max_rate, "max_concurrency": args.max_concurrency,
-        "failure_threshold": args.failure_threshold, "max_duration_s": args.max_duration.as_secs_f64(),
-        "max_tokens": args.max_tokens, "arrival": args.arrival, "seed": workload.seed, "stream": stream,
-        "memory_limit_mb": memory_limit_mb, "cpu_limit_cores": cores, "prompt": args.request.prompt,
-        "prompt_prefix_nonce": workload.nonce,
-    });
-    s.begin(&config).await?;
+    s.begin(plan.config()).await?;
     let started = Instant::now();
     let mut records: Vec<RequestRecord> = Vec::new();
     let mut rows: Vec<LevelStats> = Vec::new();
@@ -102,24 +60,24 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
     let mut broke: Option<(usize, FailureMode)> = None;
     let mut ended_by = "max_rate".to_string();
     let mut succeeded = false;
-    for li in 0..levels_planned as usize {
+    for li in 0..p.levels() {
         if s.stop.is_stopping() {
             ended_by = "interrupted".into();
             break;
         }
-        if started.elapsed() >= args.max_duration {
+        if started.elapsed() >= max_duration {
             ended_by = "max_duration".into();
             break;
         }
-        let rate = args.start_rate + li as f64 * args.step;
+        let rate = p.rate_of(li);
         let start_s = s.clock.now_ns() as f64 / 1e9;
         let plan = OpenLoop {
             rate,
-            arrival: args.arrival,
+            arrival: p.arrival,
             burstiness: 1.0,
             seed: workload.seed.wrapping_add(li as u64),
-            max_concurrency: Some(args.max_concurrency),
-            duration: args.step_duration,
+            max_concurrency: Some(p.max_concurrency),
+            duration: step_duration,
             warmup: Warmup::Count(0),
             max_requests: None,
             start_s,
@@ -129,7 +87,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
         };
         let progress = Progress::start(
             quiet,
-            Span::Duration(args.step_duration),
+            Span::Duration(step_duration),
             Some(rate),
             s.live.clone(),
             Some(s.samples()),
@@ -145,7 +103,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             .clone();
         let mut row = level_stats(li, rate, &level_records, &samples, (start_s, end_s));
         let base_p95 = rows.first().and_then(|r| r.p95_ms).or(row.p95_ms);
-        row.status = status(&row, base_p95, args.failure_threshold);
+        row.status = status(&row, base_p95, p.failure_threshold);
         let mode = classify(&row, &limits, succeeded);
         succeeded |= level_records.iter().any(|r| r.is_ok());
         if !quiet {
@@ -161,7 +119,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
             name: format!("level {li}"),
             params: LevelParams {
                 rate: Some(rate),
-                duration_s: Some(args.step_duration.as_secs_f64()),
+                duration_s: Some(p.step_duration_s),
                 ..Default::default()
             },
             summary: Summary::from_records(&level_records),
@@ -177,10 +135,7 @@ pub async fn execute(args: &StressArgs) -> anyhow::Result<BenchResult> {
         }
     }
     let report = verdict::stress::conclude(rows, broke, ended_by);
-    super::session::annotate(&mut config, &workload, &records);
-    let mut result = s
-        .finish("stress", config, records, &requirements, levels)
-        .await;
+    let mut result = s.finish(&workload, records, levels).await;
     result.stress = Some(report);
     Ok(result)
 }

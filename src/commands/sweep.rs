@@ -4,68 +4,40 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
-use serde_json::json;
-
 use crate::cli::SweepArgs;
+use crate::plan::{Plan, SweepPlan};
 use crate::report::console;
 use crate::report::progress::{Progress, Span};
 use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::ClosedLoop;
+use crate::session::Session;
 
-use super::session::{conclude, validate_output, Session};
+use super::conclude;
 
 pub async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let result = execute(&args).await?;
-    conclude(&result, console::sweep_table(&result), &args.out)
+    let plan = SweepPlan::from_args(&args)?;
+    let result = execute_plan(&plan).await?;
+    conclude(&result, console::sweep_table(&result), &plan.common.output)
 }
 
-fn runs_for(args: &SweepArgs, c: usize) -> u64 {
-    args.runs.unwrap_or((4 * c as u64).max(8))
-}
-
+/// Run the sweep and return its result (used by tests).
 pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
-    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
-        bail!("--concurrency takes levels >= 1, comma separated (e.g. 1,2,4,8)");
-    }
-    if args.runs == Some(0) || args.max_tokens == 0 {
-        bail!("--runs and --max-tokens must be at least 1");
-    }
-    let requirements = validate_output(&args.out)?;
-    let quiet = args.out.quiet;
-    let stream = !args.no_stream;
-    let top = *args.concurrency.iter().max().unwrap_or(&1);
-    // Local inputs (dataset file, tokenizer) are loaded before any connection.
-    let prepared = super::session::prepare(&args.request, &args.target, args.max_tokens, stream)?;
-    let mut s = Session::open(&args.target, &args.monitor, stream, top, quiet)
-        .await?
-        .with_sink(&args.out, "sweep")?;
-    let workload = s.bind(prepared, &args.request)?;
-    let total: u64 = args
-        .concurrency
-        .iter()
-        .map(|&c| runs_for(args, c) + args.warmup.unwrap_or(c as u64))
-        .sum();
+    execute_plan(&SweepPlan::from_args(args)?).await
+}
+
+async fn execute_plan(plan: &Plan<SweepPlan>) -> anyhow::Result<BenchResult> {
+    let (p, req) = (&plan.kind, &plan.requests);
+    let quiet = plan.common.output.quiet;
+    let mut s = Session::open(&plan.common).await?;
+    let workload = s.bind(&req.workload, req.count_with_tokenizer);
+    let total = p.total_requests();
     if !quiet {
         eprintln!(
             "llmbench sweep: concurrency {:?}, max_tokens {}, {total} requests in all",
-            args.concurrency, args.max_tokens
+            p.concurrency, req.max_tokens
         );
     }
-    let mut config = json!({
-        "concurrency": args.concurrency,
-        "runs": args.runs,
-        "warmup": args.warmup,
-        "max_tokens": args.max_tokens,
-        "stream": stream,
-        "prompt": args.request.prompt,
-        "temperature": args.request.temperature,
-        "ignore_eos": args.request.ignore_eos,
-        "warm_cache": args.request.warm_cache,
-        "prompt_prefix_nonce": workload.nonce,
-        "api": args.target.api,
-    });
-    s.begin(&config).await?;
+    s.begin(plan.config()).await?;
     let progress = Progress::start(
         quiet,
         Span::Requests(total),
@@ -76,12 +48,11 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
     let mut records = Vec::new();
     let mut levels = Vec::new();
     let mut next_id = 0u64;
-    for (li, &c) in args.concurrency.iter().enumerate() {
+    for (li, &c) in p.concurrency.iter().enumerate() {
         if s.stop.is_stopping() {
             break;
         }
-        let runs = runs_for(args, c);
-        let warm = args.warmup.unwrap_or(c as u64);
+        let (runs, warm) = (p.runs_for(c), p.warmup_for(c));
         let mut level_records = Vec::new();
         for (count, warmup) in [(warm, true), (runs, false)] {
             if count == 0 {
@@ -115,7 +86,5 @@ pub async fn execute(args: &SweepArgs) -> anyhow::Result<BenchResult> {
         records.extend(level_records);
     }
     progress.finish().await;
-    super::session::annotate(&mut config, &workload, &records);
-    Ok(s.finish("sweep", config, records, &requirements, levels)
-        .await)
+    Ok(s.finish(&workload, records, levels).await)
 }

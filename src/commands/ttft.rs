@@ -7,45 +7,34 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use serde_json::json;
 
-use crate::cli::{RequestArgs, TargetArgs, TtftArgs};
+use crate::cli::TtftArgs;
 use crate::client::Client;
-use crate::metrics::targets::Target as Requirement;
+use crate::plan::{Plan, TtftPlan};
 use crate::record::RequestRecord;
 use crate::report::console;
 use crate::report::progress::{Progress, Span};
 use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::session::Session;
 use crate::target;
 use crate::verdict::{
     self,
     compare::{compare_records, Comparison},
 };
-use crate::workload::{PromptSize, Workload};
+use crate::workload::Workload;
 
-use super::session::{conclude, Session};
-
-/// `p95<=550ms` means `ttft.p95<=550ms` here.
-fn ttft_targets(texts: &[String], flag: &str) -> anyhow::Result<Vec<Requirement>> {
-    texts
-        .iter()
-        .map(|t| {
-            Requirement::parse(&verdict::ttft::target_text(t))
-                .map_err(|e| anyhow::anyhow!("{flag} {e}"))
-        })
-        .collect()
-}
+use super::conclude;
 
 pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
-    let result = execute(&args).await?;
-    let stretch = ttft_targets(&args.stretch, "--stretch")?;
-    let code = conclude(&result, console::ttft_summary(&result), &args.out)?;
-    if !stretch.is_empty() {
+    let plan = TtftPlan::from_args(&args)?;
+    let result = execute_plan(&plan).await?;
+    let code = conclude(&result, console::ttft_summary(&result), &plan.common.output)?;
+    if !plan.kind.stretch.is_empty() {
         // Stretch goals are shown, never judged.
         let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
         println!();
-        for s in stretch {
+        for s in &plan.kind.stretch {
             let o = s.evaluate(judged, None);
             println!(
                 "  Stretch goal {:<19} {:>16}   {}",
@@ -107,35 +96,19 @@ async fn phase(
     .await
 }
 
+/// Run the benchmark and return its result (used by tests).
 pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
-    let samples = if args.quick { 20 } else { args.samples };
-    if samples < 2 || args.max_tokens == 0 {
-        bail!("--samples must be at least 2 and --max-tokens at least 1");
-    }
-    if args.compare_url.is_some() && args.baseline_cmd.is_some() {
-        bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
-    }
-    for p in &args.out.output {
-        crate::report::format_for(p)?;
-    }
-    let requirements = ttft_targets(&args.out.targets, "--target")?;
-    ttft_targets(&args.stretch, "--stretch")?;
-    let quiet = args.out.quiet;
-    let mut s = Session::open(&args.target, &args.monitor, true, 1, quiet)
-        .await?
-        .with_sink(&args.out, "ttft")?;
-    let req = RequestArgs {
-        temperature: Some(args.temperature),
-        warm_cache: args.warm_cache,
-        ..RequestArgs::builtin(PromptSize::Mixed)
-    };
-    let workload = s.bind(
-        super::session::prepare(&req, &args.target, args.max_tokens, true)?,
-        &req,
-    )?;
-    s.begin(&json!({"samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens}))
-        .await?;
-    let ab = args.compare_url.is_some() || args.baseline_cmd.is_some();
+    execute_plan(&TtftPlan::from_args(args)?).await
+}
+
+async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
+    let (p, req) = (&plan.kind, &plan.requests);
+    let (samples, warmup) = (p.samples, p.warmup);
+    let quiet = plan.common.output.quiet;
+    let mut s = Session::open(&plan.common).await?;
+    let workload = s.bind(&req.workload, false);
+    s.begin(plan.config()).await?;
+    let ab = p.ab();
     let base_arm = Arm {
         client: &s.target.client,
         workload: &workload,
@@ -144,7 +117,7 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     let arms = if ab { 2 } else { 1 };
     let progress = Progress::start(
         quiet,
-        Span::Requests((samples + args.warmup) * arms),
+        Span::Requests((samples + warmup) * arms),
         None,
         s.live.clone(),
         None,
@@ -152,12 +125,12 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     let mut arm: [Vec<RequestRecord>; 2] = [Vec::new(), Vec::new()];
     let mut treatment_url = None;
 
-    if let Some(url) = &args.compare_url {
-        let targs = TargetArgs {
+    if let Some(url) = &p.compare_url {
+        let treatment = crate::plan::TargetPlan {
             url: Some(url.clone()),
-            ..args.target.clone()
+            ..plan.common.target.clone()
         };
-        let b = target::resolve(&targs, true, 1).await?;
+        let b = target::resolve(&treatment, true, 1).await?;
         // Each server's own first model, unless --model names one for both.
         if !quiet {
             eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
@@ -171,18 +144,18 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
             level: Some(1),
         };
         // Interleave A, B, A, B: warmup pairs first, then measured pairs.
-        let total = args.warmup + samples;
+        let total = warmup + samples;
         for i in 0..total {
             if s.stop.is_stopping() {
                 break;
             }
-            let warm = i < args.warmup;
+            let warm = i < warmup;
             arm[0].extend(phase(base_arm, &s, 2 * i, 1, warm).await);
             arm[1].extend(phase(treat_arm, &s, 2 * i + 1, 1, warm).await);
         }
         b.shutdown().await;
-    } else if let (Some(bc), Some(tc)) = (&args.baseline_cmd, &args.treatment_cmd) {
-        let per_arm = args.warmup + samples;
+    } else if let (Some(bc), Some(tc)) = (&p.baseline_cmd, &p.treatment_cmd) {
+        let per_arm = warmup + samples;
         for (k, cmd, name) in [(0usize, bc, "baseline"), (1, tc, "treatment")] {
             if s.stop.is_stopping() {
                 break;
@@ -193,12 +166,12 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
                 level: Some(k as u32),
                 ..base_arm
             };
-            arm[k].extend(phase(this, &s, first, args.warmup, true).await);
-            arm[k].extend(phase(this, &s, first + args.warmup, samples, false).await);
+            arm[k].extend(phase(this, &s, first, warmup, true).await);
+            arm[k].extend(phase(this, &s, first + warmup, samples, false).await);
         }
     } else {
-        arm[0].extend(phase(base_arm, &s, 0, args.warmup, true).await);
-        arm[0].extend(phase(base_arm, &s, args.warmup, samples, false).await);
+        arm[0].extend(phase(base_arm, &s, 0, warmup, true).await);
+        arm[0].extend(phase(base_arm, &s, warmup, samples, false).await);
     }
     progress.finish().await;
 
@@ -222,11 +195,11 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
     if ab {
         let base_url = s.target.info.url.clone();
         for (i, (name, url, cmd)) in [
-            ("baseline", base_url.clone(), args.baseline_cmd.clone()),
+            ("baseline", base_url.clone(), p.baseline_cmd.clone()),
             (
                 "treatment",
                 treatment_url.clone().unwrap_or(base_url),
-                args.treatment_cmd.clone(),
+                p.treatment_cmd.clone(),
             ),
         ]
         .into_iter()
@@ -240,17 +213,11 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
             levels.push(Level::of(i as u32, name.into(), params, &records));
         }
     }
-    let mut config = json!({
-        "samples": samples, "warmup": args.warmup, "max_tokens": args.max_tokens,
-        "temperature": args.temperature, "prompt": "mixed", "warm_cache": args.warm_cache,
-        "prompt_prefix_nonce": workload.nonce, "compare_url": treatment_url,
-        "baseline_cmd": args.baseline_cmd, "treatment_cmd": args.treatment_cmd, "stream": true,
-    });
-    super::session::annotate(&mut config, &workload, &records);
-    let mut result = s.finish("ttft", config, records, &[], levels).await;
+    let mut result = s.finish(&workload, records, levels).await;
     // Targets judge the treatment in an A/B, else the one arm; the summary is every record.
     let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
-    result.targets = requirements
+    result.targets = p
+        .requirements
         .iter()
         .map(|r| r.evaluate(judged, result.monitor.as_ref()))
         .collect();

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use sse::{SseDecoder, SseEvent};
 
 /// Which HTTP API a request speaks.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
     /// OpenAI `/v1/chat/completions`
@@ -25,6 +23,13 @@ pub enum Api {
     Completions,
     /// Anthropic `/v1/messages`
     Messages,
+}
+
+impl crate::units::Named for Api {
+    const ALL: &'static [Api] = &[Api::Chat, Api::Completions, Api::Messages];
+    fn name(self) -> &'static str {
+        Api::name(self)
+    }
 }
 
 impl Api {

@@ -21,7 +21,7 @@ use crate::client::Client;
 use crate::record::{Clock, Failure, FailureKind, RequestRecord};
 use crate::shard::Shard;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrival {
     /// Evenly spaced: one every 1/rate.
@@ -30,6 +30,17 @@ pub enum Arrival {
     Poisson,
     /// Gamma gaps with shape `--burstiness` (1 = Poisson, < 1 burstier, > 1 smoother).
     Gamma,
+}
+
+impl crate::units::Named for Arrival {
+    const ALL: &'static [Arrival] = &[Arrival::Constant, Arrival::Poisson, Arrival::Gamma];
+    fn name(self) -> &'static str {
+        match self {
+            Arrival::Constant => "constant",
+            Arrival::Poisson => "poisson",
+            Arrival::Gamma => "gamma",
+        }
+    }
 }
 
 /// What is excluded from the statistics at the start of a run.
@@ -49,7 +60,7 @@ impl Warmup {
         if let Ok(n) = s.parse::<u64>() {
             return Ok(Warmup::Count(n));
         }
-        crate::cli::parse_duration(s).map(Warmup::Duration)
+        crate::units::parse_duration(s).map(Warmup::Duration)
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Model tiers shaped after the seed's 3B / 8B / 70B classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// 3B class: ~100 tok/s single stream.
@@ -34,6 +34,18 @@ pub enum Profile {
     Large,
     /// No delays and no limits: for measuring a client's own cost.
     Zero,
+}
+
+impl crate::units::Named for Profile {
+    const ALL: &'static [Profile] = &[
+        Profile::Small,
+        Profile::Medium,
+        Profile::Large,
+        Profile::Zero,
+    ];
+    fn name(self) -> &'static str {
+        Profile::name(self)
+    }
 }
 
 impl Profile {

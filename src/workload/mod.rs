@@ -22,7 +22,7 @@ pub use tokenizer::Tokenizer;
 
 use crate::protocol::Api;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PromptSize {
     Short,
@@ -30,6 +30,23 @@ pub enum PromptSize {
     Long,
     /// All 15, short, medium and long in turn.
     Mixed,
+}
+
+impl crate::units::Named for PromptSize {
+    const ALL: &'static [PromptSize] = &[
+        PromptSize::Short,
+        PromptSize::Medium,
+        PromptSize::Long,
+        PromptSize::Mixed,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            PromptSize::Short => "short",
+            PromptSize::Medium => "medium",
+            PromptSize::Long => "long",
+            PromptSize::Mixed => "mixed",
+        }
+    }
 }
 
 /// 15 prompts, 5 of each size, in our own words.

@@ -1,37 +1,27 @@
-//! What every measuring command shares: resolve the target, start monitoring, handle Ctrl-C,
-//! and turn records into a result (summary, time series, monitor report, targets), then print
-//! and write it. Commands stay recipes of their experiment.
+//! The run engine every measuring command shares: from a plan's [`Common`] part, resolve the
+//! target, start monitoring, hold the process's one Ctrl-C handler, stream records to the live
+//! outputs, fix the shard's identity, and turn records into the result (summary, time series,
+//! monitor report, targets). [`result`] is the one place a measured [`BenchResult`] is made.
+//! Commands stay recipes of their experiment.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
-
-use crate::cli::{MonitorArgs, OutputArgs, RequestArgs, TargetArgs};
-use crate::metrics::targets::{self, Target as Requirement};
-use crate::monitor::{Monitor, MonitorConfig};
-use crate::record::{Clock, FailureKind, RequestRecord};
-use crate::report::{self, console};
+use crate::metrics::targets::Target as Requirement;
+use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
+use crate::plan::{Common, OutputPlan};
+use crate::record::{Clock, RequestRecord};
 use crate::result::{BenchResult, Header, Level, Tool};
 use crate::scheduler::{closed_loop, open_loop, ClosedLoop, Live, OpenLoop, Stop};
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
 use crate::target::{self, Target};
-use crate::workload::{BodyOptions, DatasetSpec, Workload};
+use crate::workload::Workload;
 
 /// Exit code of a run stopped with Ctrl-C (partial results are still reported).
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// How long requests in flight may finish after Ctrl-C before they are cut.
 pub const GRACE: Duration = Duration::from_secs(5);
-
-/// Checks that need no server: run them before anything starts.
-pub fn validate_output(out: &OutputArgs) -> anyhow::Result<Vec<Requirement>> {
-    for p in &out.output {
-        report::format_for(p)?;
-    }
-    targets::parse_all(&out.targets)
-}
 
 pub struct Session {
     pub target: Target,
@@ -47,20 +37,19 @@ pub struct Session {
     monitor_cfg: MonitorConfig,
     monitor: Option<Monitor>,
     start_at: Option<chrono::DateTime<chrono::Utc>>,
-    outputs: Option<(OutputArgs, String)>,
+    command: &'static str,
+    output: OutputPlan,
+    /// The serialised plan (set by [`Session::begin`]).
+    config: serde_json::Value,
     shard_info: Option<ShardInfo>,
     sink: Option<Sink>,
 }
 
 impl Session {
-    pub async fn open(
-        targs: &TargetArgs,
-        monitor: &MonitorArgs,
-        stream: bool,
-        max_connections: usize,
-        quiet: bool,
-    ) -> anyhow::Result<Session> {
-        let target = target::resolve(targs, stream, max_connections).await?;
+    /// Resolve the target of a plan (or start the built-in simulator) and get ready.
+    pub async fn open(plan: &Common) -> anyhow::Result<Session> {
+        let quiet = plan.output.quiet;
+        let target = target::resolve(&plan.target, plan.stream, plan.max_connections).await?;
         if !quiet {
             eprintln!(
                 "target: {} (model {})",
@@ -68,7 +57,7 @@ impl Session {
                 target.info.model
             );
         }
-        let metrics_url = monitor.metrics_url.clone().or_else(|| {
+        let metrics_url = plan.monitor.metrics_url.clone().or_else(|| {
             target
                 .sim
                 .as_ref()
@@ -81,16 +70,18 @@ impl Session {
             clock: Clock::start(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             quiet,
-            max_connections,
-            shard: None,
+            max_connections: plan.max_connections,
+            shard: plan.output.shard,
             monitor_cfg: MonitorConfig {
-                server_pid: monitor.server_pid,
+                server_pid: plan.monitor.server_pid,
                 metrics_url,
-                metrics: monitor.metrics.clone(),
+                metrics: plan.monitor.metrics.clone(),
             },
             monitor: None,
-            start_at: None,
-            outputs: None,
+            start_at: plan.output.start_at,
+            command: plan.command.name(),
+            output: plan.output.clone(),
+            config: serde_json::Value::Null,
             shard_info: None,
             sink: None,
         })
@@ -98,7 +89,8 @@ impl Session {
 
     /// Start measuring: wait for `--start-at`, start the clock and the monitor, open the live
     /// outputs, and fix the plan's identity (for shards). Call right before the first request.
-    pub async fn begin(&mut self, config: &serde_json::Value) -> anyhow::Result<()> {
+    pub async fn begin(&mut self, config: serde_json::Value) -> anyhow::Result<()> {
+        self.config = config;
         // Connections first: their setup must not land in the measured window.
         if self.max_connections > 1 {
             self.target.client.prewarm(self.max_connections).await;
@@ -124,10 +116,7 @@ impl Session {
             None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         self.monitor = Some(Monitor::start(self.monitor_cfg.clone(), self.clock));
-        let (out, command) = self
-            .outputs
-            .clone()
-            .unwrap_or_else(|| (OutputArgs::none(), String::new()));
+        let command = self.command;
         let target = serde_json::to_value(&self.target.info).unwrap_or_default();
         if self.shard.is_some() || self.start_at.is_some() {
             let (index, count, source) = self
@@ -137,47 +126,32 @@ impl Session {
                 index,
                 count,
                 source: source.to_string(),
-                plan_id: crate::shard::plan_id(&command, &target, config, count),
+                plan_id: crate::shard::plan_id(command, &target, &self.config, count),
                 start_at: self.start_at.is_some().then(|| self.started_at.clone()),
                 start_lag_ms: lag.map(|l| l.as_secs_f64() * 1e3),
             });
         }
-        if let Some(p) = out
+        if let Some(p) = self
             .output
+            .outputs
             .iter()
             .find(|p| p.extension().and_then(|e| e.to_str()) == Some("jsonl"))
         {
-            let header = Header {
-                command: command.clone(),
-                started_at: self.started_at.clone(),
-                tool: Tool::default(),
-                target: self.target.info.clone(),
-                config: config.clone(),
-                shard: self.shard_info.clone(),
-            };
-            self.sink = Some(Sink::create(p, &header)?);
+            self.sink = Some(Sink::create(p, &self.header())?);
         }
         Ok(())
     }
 
-    /// Take the outputs, the shard and the start time of this command (checked now; used by
-    /// [`Session::begin`]).
-    pub fn with_sink(mut self, out: &OutputArgs, command: &str) -> anyhow::Result<Session> {
-        if matches!(command, "stress" | "ttft" | "suite") && out.shard.is_some() {
-            anyhow::bail!(
-                "{command} stays single-process: --shard is for run, throughput and sweep"
-            );
+    /// The identity of this run (the JSONL header and the result's head).
+    fn header(&self) -> Header {
+        Header {
+            command: self.command.to_string(),
+            started_at: self.started_at.clone(),
+            tool: Tool::default(),
+            target: self.target.info.clone(),
+            config: self.config.clone(),
+            shard: self.shard_info.clone(),
         }
-        if !matches!(command, "stress" | "ttft" | "suite") {
-            self.shard = Shard::resolve(out.shard.as_deref())?;
-        }
-        self.start_at = out
-            .start_at
-            .as_deref()
-            .map(crate::shard::parse_start_at)
-            .transpose()?;
-        self.outputs = Some((out.clone(), command.to_string()));
-        Ok(self)
     }
 
     /// Run a closed-loop phase of `w` against the target; records go to the live outputs.
@@ -224,25 +198,22 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Bind a prepared workload to this target: its model, and its tokenizer for counting.
-    pub fn bind(&mut self, mut w: Workload, req: &RequestArgs) -> anyhow::Result<Workload> {
-        if self.shard.is_some() && req.seed.is_none() {
-            anyhow::bail!("--shard needs --seed, so that every shard derives the same plan");
-        }
+    /// Bind a planned workload to this target: its model, and its tokenizer for counting.
+    pub fn bind(&mut self, w: &Workload, count_with_tokenizer: bool) -> Workload {
+        let mut w = w.clone();
         w.opts.model = self.target.info.model.clone();
-        if req.tokenizer.is_some() {
+        if count_with_tokenizer {
             self.target.client.set_tokenizer(w.tokenizer.clone());
         }
-        Ok(w)
+        w
     }
 
-    /// Summarize the records into a result and stop the target.
+    /// Summarize the records into the result (with the dataset actually sent recorded in its
+    /// `config`) and stop the target.
     pub async fn finish(
         self,
-        command: &str,
-        config: serde_json::Value,
+        workload: &Workload,
         records: Vec<RequestRecord>,
-        requirements: &[Requirement],
         levels: Vec<Level>,
     ) -> BenchResult {
         let (from_s, to_s) = measured_window_s(&records);
@@ -254,25 +225,45 @@ impl Session {
                     .await
             }
         };
-        let head = Header {
-            command: command.to_string(),
+        let mut head = Header {
+            command: self.command.to_string(),
             started_at: self.started_at.clone(),
             tool: Tool::default(),
             target: self.target.info.clone(),
-            config,
+            config: self.config.clone(),
             shard: self.shard_info.clone(),
         };
-        let mut result = BenchResult::build(head, records, levels);
-        result.targets = requirements
-            .iter()
-            .map(|r| r.evaluate(&result.summary, Some(&monitor)))
-            .collect();
-        result.monitor = Some(monitor);
-        result.interrupted = self.stop.is_stopping();
-        result.live_outputs = self.sink.iter().map(|s| s.path().to_path_buf()).collect();
+        annotate(&mut head.config, workload, &records);
+        let mut r = result(
+            head,
+            records,
+            levels,
+            &self.output.requirements,
+            Some(monitor),
+        );
+        r.interrupted = self.stop.is_stopping();
+        r.live_outputs = self.sink.iter().map(|s| s.path().to_path_buf()).collect();
         self.target.shutdown().await;
-        result
+        r
     }
+}
+
+/// A result from its records: the summary, the levels, the monitor report, and the
+/// requirements judged on the summary. The one place a measured result is built.
+pub fn result(
+    head: Header,
+    records: Vec<RequestRecord>,
+    levels: Vec<Level>,
+    requirements: &[Requirement],
+    monitor: Option<MonitorReport>,
+) -> BenchResult {
+    let mut result = BenchResult::build(head, records, levels);
+    result.targets = requirements
+        .iter()
+        .map(|r| r.evaluate(&result.summary, monitor.as_ref()))
+        .collect();
+    result.monitor = monitor;
+    result
 }
 
 /// Seconds from t0 of the first measured send and the last measured completion.
@@ -281,43 +272,6 @@ pub fn measured_window_s(records: &[RequestRecord]) -> (f64, f64) {
     let from = m.clone().map(|r| r.sent_ns).min().unwrap_or(0);
     let to = m.map(|r| r.done_ns).max().unwrap_or(0);
     (from as f64 / 1e9, to as f64 / 1e9)
-}
-
-/// Print the console text, write `--output`, and choose the exit code.
-pub fn conclude(result: &BenchResult, text: String, out: &OutputArgs) -> anyhow::Result<ExitCode> {
-    print!("{text}");
-    if !result.targets.is_empty() {
-        print!("{}", console::targets_table(&result.targets));
-    }
-    for p in &out.output {
-        if !result.live_outputs.contains(p) {
-            report::write(p, result)?;
-        }
-        if !out.quiet {
-            eprintln!("result written to {}", p.display());
-        }
-    }
-    let measured: Vec<&RequestRecord> = result.requests.iter().filter(|r| !r.warmup).collect();
-    if !measured.is_empty()
-        && measured.iter().all(|r| {
-            r.error
-                .as_ref()
-                .is_some_and(|e| e.kind == FailureKind::Connect)
-        })
-    {
-        eprintln!(
-            "error: cannot connect to {}: every request failed to connect",
-            result.target.url
-        );
-        return Ok(ExitCode::from(2));
-    }
-    if result.interrupted {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    }
-    if !result.targets_passed() {
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// First Ctrl-C: stop scheduling, give requests in flight [`GRACE`] to finish, then cut them.
@@ -370,59 +324,8 @@ fn install_stop(quiet: bool) -> Stop {
     stop
 }
 
-/// Build the workload from local inputs only (files, tokenizer): before any connection, so that
-/// a missing dataset is reported before an unreachable server. The model is bound later.
-pub fn prepare(
-    req: &RequestArgs,
-    target: &TargetArgs,
-    max_tokens: u32,
-    stream: bool,
-) -> anyhow::Result<Workload> {
-    if let Some(t) = req.temperature {
-        if !(t.is_finite() && t >= 0.0) {
-            bail!("--temperature must be a number >= 0 (e.g. 0.7), not {t}");
-        }
-    }
-    Workload::build(
-        &dataset_spec(req),
-        BodyOptions {
-            api: target.api,
-            model: String::new(),
-            max_tokens,
-            stream,
-            temperature: req.temperature,
-            ignore_eos: req.ignore_eos,
-            include_usage: !target.no_include_usage,
-        },
-    )
-}
-
-pub fn positive(name: &str, v: u64) -> anyhow::Result<()> {
-    if v == 0 {
-        bail!("{name} must be at least 1");
-    }
-    Ok(())
-}
-
-pub fn dataset_spec(req: &RequestArgs) -> DatasetSpec {
-    DatasetSpec {
-        dataset: req.dataset.clone(),
-        prompt: Some(req.prompt),
-        input_tokens: req.input_tokens,
-        input_stddev: req.input_stddev,
-        output_tokens: req.output_tokens,
-        output_stddev: req.output_stddev,
-        prefix_tokens: req.prefix_tokens,
-        prefix_groups: req.prefix_groups,
-        turns: req.turns,
-        tokenizer: req.tokenizer.clone(),
-        seed: req.seed,
-        warm_cache: req.warm_cache,
-    }
-}
-
 /// Record the dataset (name, parameters, seed, tokenizer, hash of the bodies sent) in a config.
-pub fn annotate(config: &mut serde_json::Value, w: &Workload, records: &[RequestRecord]) {
+fn annotate(config: &mut serde_json::Value, w: &Workload, records: &[RequestRecord]) {
     let mut ids: Vec<u64> = records.iter().map(|r| r.id).collect();
     ids.sort_unstable();
     config["dataset"] = w.describe(ids);

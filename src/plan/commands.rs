@@ -1,0 +1,499 @@
+//! The plan of each measuring command: its own settings (serialised into `config`) and how they
+//! are derived from the arguments.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use super::{above_zero, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests};
+use crate::cli::{
+    MonitorArgs, RequestArgs, RunArgs, StressArgs, SuiteArgs, SweepArgs, ThroughputArgs, TtftArgs,
+};
+use crate::protocol::Api;
+use crate::scheduler::{Arrival, OpenLoop, Warmup};
+use crate::sim::Profile;
+use crate::workload::PromptSize;
+
+/// `run`: warmup, then `runs` requests at `concurrency` (closed loop).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPlan {
+    pub runs: u64,
+    pub warmup: u64,
+    pub concurrency: usize,
+}
+
+impl RunPlan {
+    pub fn from_args(a: &RunArgs) -> anyhow::Result<Plan<RunPlan>> {
+        positive("--runs", a.runs)?;
+        positive("--concurrency", a.concurrency as u64)?;
+        let common = common(
+            Command::Run,
+            &a.target,
+            &MonitorArgs::default(),
+            &a.out,
+            Some(&a.request),
+            a.stream,
+            a.concurrency,
+        )?;
+        let requests = Requests::load(&a.request, &common.target, a.max_tokens, a.stream)?;
+        Ok(Plan {
+            common,
+            requests,
+            kind: RunPlan {
+                runs: a.runs,
+                warmup: a.warmup,
+                concurrency: a.concurrency,
+            },
+        })
+    }
+}
+
+/// `throughput`: open-loop arrivals at `rate` for `duration` after the warmup.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputPlan {
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub burstiness: f64,
+    pub duration_s: f64,
+    pub warmup: Warmup,
+    pub max_concurrency: Option<usize>,
+    pub max_requests: Option<u64>,
+    #[serde(skip)]
+    pub open_loop: OpenLoop,
+}
+
+impl ThroughputPlan {
+    pub fn from_args(a: &ThroughputArgs) -> anyhow::Result<Plan<ThroughputPlan>> {
+        above_zero("--rate", a.rate, "20")?;
+        if a.duration.is_zero() {
+            bail!("--duration must be longer than 0 (e.g. --duration 60s)");
+        }
+        if a.max_concurrency == Some(0) {
+            bail!("--max-concurrency must be at least 1");
+        }
+        above_zero("--burstiness", a.burstiness, "0.5")?;
+        let warmup = Warmup::parse(&a.warmup).map_err(|e| anyhow::anyhow!("--warmup {e}"))?;
+        let stream = !a.no_stream;
+        let pool = a
+            .max_concurrency
+            .unwrap_or_else(|| (a.rate * 4.0).clamp(16.0, 4096.0) as usize);
+        let common = common(
+            Command::Throughput,
+            &a.target,
+            &a.monitor,
+            &a.out,
+            Some(&a.request),
+            stream,
+            pool,
+        )?;
+        let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
+        let open_loop = OpenLoop {
+            rate: a.rate,
+            arrival: a.arrival,
+            burstiness: a.burstiness,
+            seed: requests.seed,
+            max_concurrency: a.max_concurrency,
+            duration: a.duration,
+            warmup,
+            max_requests: a.max_requests,
+            start_s: 0.0,
+            first_id: 0,
+            level: None,
+            shard: common.output.shard,
+        };
+        Ok(Plan {
+            common,
+            requests,
+            kind: ThroughputPlan {
+                rate: a.rate,
+                arrival: a.arrival,
+                burstiness: a.burstiness,
+                duration_s: a.duration.as_secs_f64(),
+                warmup,
+                max_concurrency: a.max_concurrency,
+                max_requests: a.max_requests,
+                open_loop,
+            },
+        })
+    }
+
+    /// Seconds of warmup before the measured duration.
+    pub fn warmup_s(&self) -> f64 {
+        match self.warmup {
+            Warmup::Duration(d) => d.as_secs_f64(),
+            Warmup::Count(n) => n as f64 / self.rate,
+        }
+    }
+}
+
+/// `sweep`: closed-loop levels of concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPlan {
+    pub concurrency: Vec<usize>,
+    /// `--runs` as given (each level's count is in its level parameters).
+    pub runs: Option<u64>,
+    pub warmup: Option<u64>,
+}
+
+impl SweepPlan {
+    pub fn from_args(a: &SweepArgs) -> anyhow::Result<Plan<SweepPlan>> {
+        if a.concurrency.is_empty() || a.concurrency.contains(&0) {
+            bail!("--concurrency takes levels >= 1, comma separated (e.g. 1,2,4,8)");
+        }
+        if a.runs == Some(0) {
+            bail!("--runs must be at least 1");
+        }
+        let stream = !a.no_stream;
+        let top = a.concurrency.iter().copied().max().unwrap_or(1);
+        let common = common(
+            Command::Sweep,
+            &a.target,
+            &a.monitor,
+            &a.out,
+            Some(&a.request),
+            stream,
+            top,
+        )?;
+        let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
+        Ok(Plan {
+            common,
+            requests,
+            kind: SweepPlan {
+                concurrency: a.concurrency.clone(),
+                runs: a.runs,
+                warmup: a.warmup,
+            },
+        })
+    }
+
+    /// Measured requests at concurrency `c` (default: 4 × c, at least 8).
+    pub fn runs_for(&self, c: usize) -> u64 {
+        self.runs.unwrap_or((4 * c as u64).max(8))
+    }
+
+    /// Warmup requests at concurrency `c` (default: c).
+    pub fn warmup_for(&self, c: usize) -> u64 {
+        self.warmup.unwrap_or(c as u64)
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.concurrency
+            .iter()
+            .map(|&c| self.runs_for(c) + self.warmup_for(c))
+            .sum()
+    }
+}
+
+/// `stress`: open-loop levels from `start_rate` by `step` up to `max_rate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressPlan {
+    pub start_rate: f64,
+    pub step: f64,
+    pub step_duration_s: f64,
+    pub max_rate: f64,
+    pub max_concurrency: usize,
+    pub failure_threshold: f64,
+    pub max_duration_s: f64,
+    pub arrival: Arrival,
+    /// The server's memory limit for `oom` (default: this machine's memory).
+    pub memory_limit_mb: f64,
+    /// The server's CPU limit for `resource_exhaustion` (default: this machine's cores).
+    pub cpu_limit_cores: f64,
+}
+
+impl StressPlan {
+    pub fn from_args(a: &StressArgs) -> anyhow::Result<Plan<StressPlan>> {
+        above_zero("--start-rate", a.start_rate, "50")?;
+        above_zero("--max-rate", a.max_rate, "300")?;
+        above_zero("--step", a.step, "20")?;
+        if a.max_rate < a.start_rate {
+            bail!(
+                "--max-rate {} is below --start-rate {}: the ramp would have no level",
+                a.max_rate,
+                a.start_rate
+            );
+        }
+        if a.step_duration.is_zero() || a.max_duration.is_zero() {
+            bail!("--step-duration and --max-duration must be longer than 0 (e.g. 30s)");
+        }
+        positive("--max-concurrency", a.max_concurrency as u64)?;
+        for (v, name) in [
+            (a.memory_limit_mb, "--memory-limit-mb"),
+            (a.cpu_limit_cores, "--cpu-limit-cores"),
+        ] {
+            if let Some(v) = v {
+                above_zero(name, v, "4")?;
+            }
+        }
+        let stream = !a.no_stream;
+        let common = common(
+            Command::Stress,
+            &a.target,
+            &a.monitor,
+            &a.out,
+            Some(&a.request),
+            stream,
+            a.max_concurrency,
+        )?;
+        let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
+        let memory_limit_mb = a.memory_limit_mb.unwrap_or_else(|| {
+            let mut sys = sysinfo::System::new();
+            sys.refresh_memory();
+            sys.total_memory() as f64 / 1e6
+        });
+        let cpu_limit_cores = a.cpu_limit_cores.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+        });
+        Ok(Plan {
+            common,
+            requests,
+            kind: StressPlan {
+                start_rate: a.start_rate,
+                step: a.step,
+                step_duration_s: a.step_duration.as_secs_f64(),
+                max_rate: a.max_rate,
+                max_concurrency: a.max_concurrency,
+                failure_threshold: a.failure_threshold,
+                max_duration_s: a.max_duration.as_secs_f64(),
+                arrival: a.arrival,
+                memory_limit_mb,
+                cpu_limit_cores,
+            },
+        })
+    }
+
+    /// Levels the ramp has at most.
+    pub fn levels(&self) -> usize {
+        ((self.max_rate - self.start_rate) / self.step).floor() as usize + 1
+    }
+
+    pub fn rate_of(&self, level: usize) -> f64 {
+        self.start_rate + level as f64 * self.step
+    }
+}
+
+/// `ttft`: streamed requests one at a time, over the mixed built-in prompts; an A/B with a
+/// second server or with a command before each arm.
+#[derive(Debug, Clone, Serialize)]
+pub struct TtftPlan {
+    pub samples: u64,
+    pub warmup: u64,
+    pub compare_url: Option<String>,
+    pub baseline_cmd: Option<String>,
+    pub treatment_cmd: Option<String>,
+    /// `--target` with `p95<=550ms` meaning `ttft.p95<=550ms`; judged on the treatment arm.
+    #[serde(skip)]
+    pub requirements: Vec<crate::metrics::targets::Target>,
+    #[serde(skip)]
+    pub stretch: Vec<crate::metrics::targets::Target>,
+}
+
+/// `p95<=550ms` means `ttft.p95<=550ms` in `ttft`'s targets and stretch goals.
+fn ttft_targets(
+    texts: &[String],
+    flag: &str,
+) -> anyhow::Result<Vec<crate::metrics::targets::Target>> {
+    texts
+        .iter()
+        .map(|t| {
+            crate::metrics::targets::Target::parse(&crate::verdict::ttft::target_text(t))
+                .map_err(|e| anyhow::anyhow!("{flag} {e}"))
+        })
+        .collect()
+}
+
+impl TtftPlan {
+    pub fn from_args(a: &TtftArgs) -> anyhow::Result<Plan<TtftPlan>> {
+        let samples = if a.quick { 20 } else { a.samples };
+        if samples < 2 {
+            bail!("--samples must be at least 2");
+        }
+        if a.compare_url.is_some() && a.baseline_cmd.is_some() {
+            bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
+        }
+        if let Some(u) = &a.compare_url {
+            crate::client::normalize_base_url(u)?;
+        }
+        let requirements = ttft_targets(&a.out.targets, "--target")?;
+        let stretch = ttft_targets(&a.stretch, "--stretch")?;
+        let mut out = a.out.clone();
+        out.targets.clear(); // judged by the command, on the treatment arm
+        let mut common = common(Command::Ttft, &a.target, &a.monitor, &out, None, true, 1)?;
+        common.output.requirements.clear();
+        let req = RequestArgs {
+            temperature: Some(a.temperature),
+            warm_cache: a.warm_cache,
+            ..RequestArgs::builtin(PromptSize::Mixed)
+        };
+        let requests = Requests::load(&req, &common.target, a.max_tokens, true)?;
+        Ok(Plan {
+            common,
+            requests,
+            kind: TtftPlan {
+                samples,
+                warmup: a.warmup,
+                compare_url: a.compare_url.clone(),
+                baseline_cmd: a.baseline_cmd.clone(),
+                treatment_cmd: a.treatment_cmd.clone(),
+                requirements,
+                stretch,
+            },
+        })
+    }
+
+    pub fn ab(&self) -> bool {
+        self.compare_url.is_some() || self.baseline_cmd.is_some()
+    }
+}
+
+/// One tier of a suite file (`[[tier]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub api: Option<Api>,
+    #[serde(default)]
+    pub prompt: Option<PromptSize>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Simulator profile when the tier has no URL (default: the tier's name, if a profile).
+    #[serde(default)]
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SuiteFile {
+    #[serde(default)]
+    tier: Vec<Tier>,
+}
+
+/// The seed's tiers.
+pub fn default_tiers() -> Vec<Tier> {
+    [
+        (
+            "small",
+            "mlx-community/Llama-3.2-3B-Instruct-4bit",
+            Profile::Small,
+        ),
+        (
+            "medium",
+            "mlx-community/Llama-3.1-8B-Instruct-4bit",
+            Profile::Medium,
+        ),
+        (
+            "large",
+            "mlx-community/Llama-3.3-70B-Instruct-4bit",
+            Profile::Large,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, model, p)| Tier {
+        name: name.into(),
+        model: model.into(),
+        url: None,
+        api: None,
+        prompt: None,
+        max_tokens: None,
+        profile: Some(p),
+    })
+    .collect()
+}
+
+/// One tier, planned like a `run`.
+#[derive(Debug, Clone)]
+pub struct TierPlan {
+    pub tier: Tier,
+    pub plan: Plan<RunPlan>,
+}
+
+/// `suite`: each tier benchmarked like `run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuitePlan {
+    pub runs: u64,
+    pub warmup: u64,
+    pub max_tokens: u32,
+    pub stream: bool,
+    pub tiers: Vec<Tier>,
+    #[serde(skip)]
+    pub planned: Vec<TierPlan>,
+    #[serde(skip)]
+    pub output: OutputPlan,
+}
+
+impl SuitePlan {
+    pub fn from_args(a: &SuiteArgs) -> anyhow::Result<SuitePlan> {
+        positive("--runs", a.runs)?;
+        positive("--max-tokens", a.max_tokens as u64)?;
+        let output = OutputPlan::from_args(&a.out, Command::Suite)?;
+        let tiers = load_tiers(a.out.config.as_deref())?;
+        let mut planned = Vec::new();
+        for tier in &tiers {
+            let mut targs = a.target.clone();
+            targs.model = Some(tier.model.clone());
+            if tier.url.is_some() {
+                targs.url = tier.url.clone();
+            }
+            if let Some(api) = tier.api {
+                targs.api = api;
+            }
+            if let Some(p) = tier.profile {
+                targs.sim_profile = p;
+            }
+            let max_tokens = tier.max_tokens.unwrap_or(a.max_tokens);
+            let req = RequestArgs::builtin(tier.prompt.unwrap_or(a.prompt));
+            let common = super::Common {
+                command: Command::Suite,
+                target: super::TargetPlan::from_args(&targs)
+                    .with_context(|| format!("tier {}", tier.name))?,
+                monitor: MonitorPlan::default(),
+                output: OutputPlan {
+                    quiet: a.out.quiet,
+                    ..OutputPlan::none()
+                },
+                stream: a.stream,
+                max_connections: 1,
+            };
+            let requests = Requests::load(&req, &common.target, max_tokens, a.stream)?;
+            planned.push(TierPlan {
+                tier: tier.clone(),
+                plan: Plan {
+                    common,
+                    requests,
+                    kind: RunPlan {
+                        runs: a.runs,
+                        warmup: a.warmup,
+                        concurrency: 1,
+                    },
+                },
+            });
+        }
+        Ok(SuitePlan {
+            runs: a.runs,
+            warmup: a.warmup,
+            max_tokens: a.max_tokens,
+            stream: a.stream,
+            tiers,
+            planned,
+            output,
+        })
+    }
+}
+
+/// The `[[tier]]` list of a `--config` file, or the seed's tiers.
+fn load_tiers(config: Option<&std::path::Path>) -> anyhow::Result<Vec<Tier>> {
+    let Some(path) = config else {
+        return Ok(default_tiers());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config {}: cannot read the file", path.display()))?;
+    let file: SuiteFile = toml::from_str(&text)
+        .with_context(|| format!("--config {}: invalid suite file", path.display()))?;
+    Ok(if file.tier.is_empty() {
+        default_tiers()
+    } else {
+        file.tier
+    })
+}

@@ -1,0 +1,357 @@
+//! Plans: the arguments of a measuring command turned into a validated plan before any
+//! connection is made. Every default and every check is here; local inputs (dataset file,
+//! tokenizer, suite tiers, API key, headers) are loaded here, so that a missing file is reported
+//! before an unreachable server. A result's `config` is the serialised plan
+//! ([`Plan::config`]): what was asked for, never a hand-built copy of it.
+//!
+//! This module and `commands/` are the only ones that read the CLI's argument structs.
+
+mod commands;
+
+pub use commands::{RunPlan, StressPlan, SuitePlan, SweepPlan, ThroughputPlan, TierPlan, TtftPlan};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::{MonitorArgs, OutputArgs, RequestArgs, TargetArgs};
+use crate::metrics::targets::{self, Target as Requirement};
+use crate::protocol::Api;
+use crate::shard::Shard;
+use crate::sim::Profile;
+use crate::workload::{BodyOptions, DatasetSpec, PromptSize, Workload};
+
+/// The measuring commands, and what each may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Run,
+    Throughput,
+    Sweep,
+    Suite,
+    Stress,
+    Ttft,
+}
+
+impl Command {
+    pub const ALL: [Command; 6] = [
+        Command::Run,
+        Command::Throughput,
+        Command::Sweep,
+        Command::Suite,
+        Command::Stress,
+        Command::Ttft,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Run => "run",
+            Command::Throughput => "throughput",
+            Command::Sweep => "sweep",
+            Command::Suite => "suite",
+            Command::Stress => "stress",
+            Command::Ttft => "ttft",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Its plan splits into shards that `merge` joins exactly (arrivals, requests, users are
+    /// dealt out); the others depend on what happened before (a ramp, an A/B, tiers).
+    pub fn shardable(self) -> bool {
+        matches!(self, Command::Run | Command::Throughput | Command::Sweep)
+    }
+
+    /// The shardable commands, for messages.
+    pub fn shardable_names() -> String {
+        let names: Vec<&str> = Command::ALL
+            .into_iter()
+            .filter(|c| c.shardable())
+            .map(Command::name)
+            .collect();
+        names.join(", ")
+    }
+}
+
+/// Where requests go and how to speak to the server, resolved from the arguments and the
+/// environment (the API key). Holds secrets: never serialised.
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    /// `None`: the built-in simulator with `sim_profile`.
+    pub url: Option<String>,
+    pub api: Api,
+    pub model: Option<String>,
+    pub backend: Option<String>,
+    /// Content type, auth (sensitive) and extra headers.
+    pub headers: HeaderMap,
+    /// Names of the extra headers (recorded; their values never are).
+    pub header_names: Vec<String>,
+    pub timeout: Duration,
+    pub include_usage: bool,
+    pub sim_profile: Profile,
+}
+
+impl TargetPlan {
+    pub fn from_args(a: &TargetArgs) -> anyhow::Result<TargetPlan> {
+        if let Some(u) = &a.url {
+            crate::client::normalize_base_url(u)?;
+        }
+        let env_key = match a.api {
+            Api::Messages => std::env::var("ANTHROPIC_API_KEY").ok(),
+            _ => std::env::var("OPENAI_API_KEY").ok(),
+        };
+        let key = a.api_key.clone().or(env_key);
+        let headers = crate::client::build_headers(a.api, key.as_deref(), &a.headers)?;
+        Ok(TargetPlan {
+            url: a.url.clone(),
+            api: a.api,
+            model: a.model.clone(),
+            backend: a.backend.clone(),
+            headers,
+            header_names: a
+                .headers
+                .iter()
+                .filter_map(|h| h.split_once(':').map(|(k, _)| k.trim().to_string()))
+                .collect(),
+            timeout: a.timeout,
+            include_usage: !a.no_include_usage,
+            sim_profile: a.sim_profile,
+        })
+    }
+}
+
+/// Resource monitoring while the load runs.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorPlan {
+    pub server_pid: Option<u32>,
+    pub metrics_url: Option<String>,
+    pub metrics: Vec<String>,
+}
+
+impl MonitorPlan {
+    pub fn from_args(a: &MonitorArgs) -> MonitorPlan {
+        MonitorPlan {
+            server_pid: a.server_pid,
+            metrics_url: a.metrics_url.clone(),
+            metrics: a.metrics.clone(),
+        }
+    }
+}
+
+/// Outputs, requirements, shard and start time: checked before the run.
+#[derive(Debug, Clone, Default)]
+pub struct OutputPlan {
+    pub outputs: Vec<PathBuf>,
+    pub quiet: bool,
+    pub requirements: Vec<Requirement>,
+    /// This process's part of the plan (`--shard` or the engine's environment).
+    pub shard: Option<Shard>,
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl OutputPlan {
+    pub fn from_args(a: &OutputArgs, command: Command) -> anyhow::Result<OutputPlan> {
+        for p in &a.output {
+            crate::report::format_for(p)?;
+        }
+        let shard = if command.shardable() {
+            Shard::resolve(a.shard.as_deref())?
+        } else if a.shard.is_some() {
+            bail!(
+                "{} stays single-process: --shard is for {}",
+                command.name(),
+                Command::shardable_names()
+            );
+        } else {
+            None
+        };
+        Ok(OutputPlan {
+            outputs: a.output.clone(),
+            quiet: a.quiet,
+            requirements: targets::parse_all(&a.targets)?,
+            shard,
+            start_at: a
+                .start_at
+                .as_deref()
+                .map(crate::shard::parse_start_at)
+                .transpose()?,
+        })
+    }
+
+    /// No outputs, no requirements, quiet (a suite's tiers).
+    pub fn none() -> OutputPlan {
+        OutputPlan {
+            quiet: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// What the session of a command needs: where, how, what to record and write.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub command: Command,
+    pub target: TargetPlan,
+    pub monitor: MonitorPlan,
+    pub output: OutputPlan,
+    pub stream: bool,
+    /// Connections opened before measuring (the most requests in flight).
+    pub max_connections: usize,
+}
+
+/// What every request of a plan carries (serialised into the result's `config`), and the
+/// workload built from the local inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Requests {
+    pub api: Api,
+    pub max_tokens: u32,
+    pub stream: bool,
+    pub prompt: PromptSize,
+    pub temperature: Option<f64>,
+    pub ignore_eos: bool,
+    pub warm_cache: bool,
+    pub include_usage: bool,
+    pub timeout_s: f64,
+    /// Seed of the dataset and of arrival times (chosen and recorded when not given).
+    pub seed: u64,
+    /// The per-run prefix that keeps prompts out of the server's prefix cache (none with
+    /// `--warm-cache`).
+    pub prompt_prefix_nonce: Option<String>,
+    #[serde(skip)]
+    pub workload: Workload,
+    /// `--tokenizer` given: it also counts output tokens when the server reports no usage.
+    #[serde(skip)]
+    pub count_with_tokenizer: bool,
+}
+
+impl Requests {
+    /// Check the sampling options and build the workload from local inputs only.
+    pub fn load(
+        req: &RequestArgs,
+        target: &TargetPlan,
+        max_tokens: u32,
+        stream: bool,
+    ) -> anyhow::Result<Requests> {
+        if max_tokens == 0 {
+            bail!("--max-tokens must be at least 1");
+        }
+        if let Some(t) = req.temperature {
+            if !(t.is_finite() && t >= 0.0) {
+                bail!("--temperature must be a number >= 0 (e.g. 0.7), not {t}");
+            }
+        }
+        let workload = Workload::build(
+            &dataset_spec(req),
+            BodyOptions {
+                api: target.api,
+                model: String::new(),
+                max_tokens,
+                stream,
+                temperature: req.temperature,
+                ignore_eos: req.ignore_eos,
+                include_usage: target.include_usage,
+            },
+        )?;
+        Ok(Requests {
+            api: target.api,
+            max_tokens,
+            stream,
+            prompt: req.prompt,
+            temperature: req.temperature,
+            ignore_eos: req.ignore_eos,
+            warm_cache: req.warm_cache,
+            include_usage: target.include_usage,
+            timeout_s: target.timeout.as_secs_f64(),
+            seed: workload.seed,
+            prompt_prefix_nonce: workload.nonce.clone(),
+            workload,
+            count_with_tokenizer: req.tokenizer.is_some(),
+        })
+    }
+}
+
+pub fn dataset_spec(req: &RequestArgs) -> DatasetSpec {
+    DatasetSpec {
+        dataset: req.dataset.clone(),
+        prompt: Some(req.prompt),
+        input_tokens: req.input_tokens,
+        input_stddev: req.input_stddev,
+        output_tokens: req.output_tokens,
+        output_stddev: req.output_stddev,
+        prefix_tokens: req.prefix_tokens,
+        prefix_groups: req.prefix_groups,
+        turns: req.turns,
+        tokenizer: req.tokenizer.clone(),
+        seed: req.seed,
+        warm_cache: req.warm_cache,
+    }
+}
+
+/// A command's plan: its own settings `K`, the requests, and the session's needs.
+#[derive(Debug, Clone)]
+pub struct Plan<K> {
+    pub common: Common,
+    pub requests: Requests,
+    pub kind: K,
+}
+
+impl<K: Serialize> Plan<K> {
+    /// The serialised plan (the result's `config`): the command's settings over the requests'.
+    pub fn config(&self) -> Value {
+        let mut v = serde_json::to_value(&self.requests).unwrap_or_default();
+        if let (Some(base), Value::Object(own)) = (
+            v.as_object_mut(),
+            serde_json::to_value(&self.kind).unwrap_or_default(),
+        ) {
+            base.extend(own);
+        }
+        v
+    }
+}
+
+/// The common part of a plan; `--shard` needs a fixed seed so that every shard derives the same
+/// plan.
+fn common(
+    command: Command,
+    target: &TargetArgs,
+    monitor: &MonitorArgs,
+    out: &OutputArgs,
+    req: Option<&RequestArgs>,
+    stream: bool,
+    max_connections: usize,
+) -> anyhow::Result<Common> {
+    let output = OutputPlan::from_args(out, command)?;
+    if output.shard.is_some() && req.is_some_and(|r| r.seed.is_none()) {
+        bail!("--shard needs --seed, so that every shard derives the same plan");
+    }
+    Ok(Common {
+        command,
+        target: TargetPlan::from_args(target)?,
+        monitor: MonitorPlan::from_args(monitor),
+        output,
+        stream,
+        max_connections,
+    })
+}
+
+/// `name` must be at least 1.
+fn positive(name: &str, v: u64) -> anyhow::Result<()> {
+    if v == 0 {
+        bail!("{name} must be at least 1");
+    }
+    Ok(())
+}
+
+/// `name` must be a finite number above 0.
+fn above_zero(name: &str, v: f64, example: &str) -> anyhow::Result<()> {
+    if !(v.is_finite() && v > 0.0) {
+        bail!("{name} must be a number > 0 (e.g. {name} {example}), not {v}");
+    }
+    Ok(())
+}
