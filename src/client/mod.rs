@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{anthropic, snippet, Api, Observation, SseDecoder};
+pub use crate::protocol::build_headers;
+use crate::protocol::{snippet, Api, Observation, SseDecoder};
 use crate::record::{Clock, Failure, FailureKind, RequestRecord, TokenSource};
 use crate::workload::Tokenizer;
 
@@ -46,46 +47,6 @@ pub fn normalize_base_url(url: &str) -> anyhow::Result<String> {
     } else {
         format!("{trimmed}/v1")
     })
-}
-
-/// Build the header map: authentication for the dialect plus `--header 'K: V'` entries.
-pub fn build_headers(
-    api: Api,
-    api_key: Option<&str>,
-    extra: &[String],
-) -> anyhow::Result<HeaderMap> {
-    let mut h = HeaderMap::new();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(key) = api_key.filter(|k| !k.is_empty()) {
-        let mut v = match api {
-            Api::Messages => HeaderValue::from_str(key),
-            _ => HeaderValue::from_str(&format!("Bearer {key}")),
-        }
-        .map_err(|_| anyhow::anyhow!("the API key contains characters not allowed in a header"))?;
-        v.set_sensitive(true);
-        let name = match api {
-            Api::Messages => HeaderName::from_static("x-api-key"),
-            _ => reqwest::header::AUTHORIZATION,
-        };
-        h.insert(name, v);
-    }
-    if api == Api::Messages {
-        h.insert(
-            HeaderName::from_static("anthropic-version"),
-            HeaderValue::from_static(anthropic::VERSION),
-        );
-    }
-    for raw in extra {
-        let (k, v) = raw
-            .split_once(':')
-            .with_context(|| format!("--header {raw:?}: expected 'Name: value'"))?;
-        let name = HeaderName::from_bytes(k.trim().as_bytes())
-            .with_context(|| format!("--header {raw:?}: invalid header name"))?;
-        let value = HeaderValue::from_str(v.trim())
-            .with_context(|| format!("--header {raw:?}: invalid header value"))?;
-        h.insert(name, value);
-    }
-    Ok(h)
 }
 
 /// A connection pool plus the endpoint. Cheap to clone (shares the pool).
@@ -460,7 +421,7 @@ mod tests {
         assert!(h["authorization"].is_sensitive());
         let h = build_headers(Api::Messages, Some("ak"), &["X-Trace: 1".into()]).unwrap();
         assert_eq!(h["x-api-key"], "ak");
-        assert_eq!(h["anthropic-version"], anthropic::VERSION);
+        assert_eq!(h["anthropic-version"], crate::protocol::anthropic::VERSION);
         assert_eq!(h["x-trace"], "1");
         assert!(build_headers(Api::Chat, None, &["nocolon".into()]).is_err());
     }

@@ -4,6 +4,7 @@
 //! function ([`percentile`], linear interpolation, numpy's default), from all values: never an
 //! average of percentiles, never a histogram approximation.
 
+pub mod live;
 pub mod metric;
 pub mod stats;
 pub mod targets;

@@ -107,7 +107,7 @@ impl TargetPlan {
             _ => std::env::var("OPENAI_API_KEY").ok(),
         };
         let key = a.api_key.clone().or(env_key);
-        let headers = crate::client::build_headers(a.api, key.as_deref(), &a.headers)?;
+        let headers = crate::protocol::build_headers(a.api, key.as_deref(), &a.headers)?;
         Ok(TargetPlan {
             url: a.url.clone(),
             api: a.api,

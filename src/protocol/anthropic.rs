@@ -1,12 +1,14 @@
-//! Anthropic Messages API (`/v1/messages`) wire types and the client's reading of them.
+//! Anthropic Messages API (`/v1/messages`): the wire types, the client's reading of them, and
+//! what a server sends (the simulator's encoder, at the end).
 //! Events: message_start, content_block_start, content_block_delta, content_block_stop,
 //! message_delta, message_stop, ping, error.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{Observation, SseEvent};
+use super::{ErrorKind, Observation, SseEvent};
 
 pub const VERSION: &str = "2023-06-01";
 
@@ -193,6 +195,86 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
     obs.finish_reason = m.stop_reason;
     obs.done_marker = true;
     Ok(())
+}
+
+// The server side: what the Messages API sends (the simulator speaks it).
+
+pub fn response_id(n: u64) -> String {
+    format!("msg_sim{n}")
+}
+
+/// A `content_block_delta` event, before and after the JSON string of its text.
+pub fn token_frame() -> (String, &'static str) {
+    (
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":".to_string(),
+        "}}\n\n",
+    )
+}
+
+/// `usage` of a message: uncached input, cache reads, output.
+pub fn usage_json(prompt: u32, output: u32, cached: u32) -> Value {
+    json!({"input_tokens": prompt - cached, "cache_read_input_tokens": cached, "output_tokens": output})
+}
+
+/// The events that open a stream: message_start, content_block_start, ping.
+pub fn stream_start(id: &str, model: &Value, usage: Value) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+            "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ("ping", json!({"type": "ping"})),
+    ]
+}
+
+/// A delta event cut inside its JSON (a malformed-stream fault).
+pub const MALFORMED_EVENT: &[u8] = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\n\n";
+
+pub fn finish_reason(length: bool) -> &'static str {
+    if length {
+        "max_tokens"
+    } else {
+        "end_turn"
+    }
+}
+
+/// The events that end a stream: content_block_stop, message_delta, message_stop.
+pub fn stream_end(reason: &str, output: u32) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta",
+            "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": output}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ]
+}
+
+/// A whole (non-streamed) message.
+pub fn whole(id: &str, model: &Value, text: &str, reason: &str, usage: Value) -> Value {
+    json!({"id": id, "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": text}], "stop_reason": reason, "stop_sequence": null,
+        "usage": usage})
+}
+
+/// The error body: `{"type": "error", "error": {type, message}}`.
+pub fn error_body(kind: ErrorKind, message: &str) -> Value {
+    let kind = match kind {
+        ErrorKind::InvalidRequest => "invalid_request_error",
+        ErrorKind::RateLimited => "rate_limit_error",
+        ErrorKind::Timeout => "overloaded_error",
+        ErrorKind::Server => "api_error",
+    };
+    json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 
 pub mod anthropic;
 pub mod openai;
+pub mod request;
 pub mod sse;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
+pub use request::{build_headers, render_body, BodyOptions, Content};
 pub use sse::{SseDecoder, SseEvent};
 
 /// Which HTTP API a request speaks.
@@ -64,6 +67,15 @@ impl Api {
             Api::Messages => anthropic::on_body(body, obs),
         }
     }
+}
+
+/// What went wrong, as a server reports it (each dialect names it its own way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidRequest,
+    RateLimited,
+    Timeout,
+    Server,
 }
 
 /// What the client learned from a response, apart from timing.

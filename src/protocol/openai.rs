@@ -1,12 +1,14 @@
-//! OpenAI chat/completions and completions wire types, and the client's reading of them.
+//! OpenAI chat/completions and completions: the wire types, the client's reading of them, and
+//! what a server sends (the simulator's encoder, at the end).
 //! vLLM, SGLang, TGI, llama.cpp, Ollama and LM Studio all speak this dialect, each with quirks
 //! (role-only first chunks, usage only on request, `timings`, empty finish deltas).
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{Observation, ServerTimings, SseEvent};
+use super::{ErrorKind, Observation, ServerTimings, SseEvent};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
@@ -209,6 +211,120 @@ fn clip(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+// The server side: what an OpenAI-compatible server sends (the simulator speaks it).
+
+/// A response id: `chatcmpl-…` for chat, `cmpl-…` for completions.
+pub fn response_id(chat: bool, n: u64) -> String {
+    if chat {
+        format!("chatcmpl-sim{n}")
+    } else {
+        format!("cmpl-sim{n}")
+    }
+}
+
+/// A streamed token chunk, before and after the JSON string of its text.
+pub fn token_frame(chat: bool, id: &str, created: u64, model_json: &str) -> (String, &'static str) {
+    if chat {
+        (
+            format!("data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":{model_json},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":"),
+            "},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+        )
+    } else {
+        (
+            format!("data: {{\"id\":\"{id}\",\"object\":\"text_completion\",\"created\":{created},\"model\":{model_json},\"choices\":[{{\"index\":0,\"text\":"),
+            ",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+        )
+    }
+}
+
+/// Chat streams open with a role-only chunk (as vLLM's and llama.cpp's do).
+pub fn stream_start(chat: bool, id: &str, created: u64, model: &Value) -> Option<Value> {
+    chat.then(|| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]})
+    })
+}
+
+/// A chunk cut inside its JSON (a malformed-stream fault).
+pub const MALFORMED_CHUNK: &[u8] = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\n\n";
+
+pub fn finish_reason(length: bool) -> &'static str {
+    if length {
+        "length"
+    } else {
+        "stop"
+    }
+}
+
+pub fn usage_json(prompt: u32, output: u32, cached: u32) -> Value {
+    json!({"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
+        "prompt_tokens_details": {"cached_tokens": cached}})
+}
+
+/// The events that end a stream: the finish chunk, the usage chunk when asked for
+/// (`stream_options.include_usage`), then `[DONE]`.
+pub fn stream_end(
+    chat: bool,
+    id: &str,
+    created: u64,
+    model: &Value,
+    reason: &str,
+    usage: Option<Value>,
+) -> Vec<Value> {
+    let (object, choice) = if chat {
+        (
+            "chat.completion.chunk",
+            json!({"index": 0, "delta": {}, "logprobs": null, "finish_reason": reason}),
+        )
+    } else {
+        (
+            "text_completion",
+            json!({"index": 0, "text": "", "logprobs": null, "finish_reason": reason}),
+        )
+    };
+    let mut out = vec![
+        json!({"id": id, "object": object, "created": created, "model": model, "choices": [choice]}),
+    ];
+    if let Some(u) = usage {
+        out.push(json!({"id": id, "object": object, "created": created, "model": model, "choices": [], "usage": u}));
+    }
+    out
+}
+
+/// The stream's last line.
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// A whole (non-streamed) response.
+pub fn whole(
+    chat: bool,
+    id: &str,
+    created: u64,
+    model: &Value,
+    text: &str,
+    reason: &str,
+    usage: Value,
+) -> Value {
+    if chat {
+        json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": reason}],
+            "usage": usage})
+    } else {
+        json!({"id": id, "object": "text_completion", "created": created, "model": model,
+            "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": reason}], "usage": usage})
+    }
+}
+
+/// The error body: `{"error": {message, type, param, code}}`.
+pub fn error_body(status: u16, kind: ErrorKind, message: &str) -> Value {
+    let kind = match kind {
+        ErrorKind::InvalidRequest => "invalid_request_error",
+        ErrorKind::RateLimited => "rate_limit_exceeded",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Server => "server_error",
+    };
+    json!({"error": {"message": message, "type": kind, "param": null, "code": status}})
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::live::Live;
 use crate::metrics::percentile;
 use crate::monitor::Sample;
-use crate::scheduler::Live;
 
 pub enum Span {
     /// The run lasts this long (open loop).

@@ -7,6 +7,10 @@
 //! a way to stop it. The engine (step loop) is in `engine.rs`, the HTTP side in `routes.rs`.
 
 pub mod engine;
+mod prefix_cache;
+mod prometheus;
+mod request;
+mod respond;
 pub mod routes;
 
 use std::collections::BTreeMap;

@@ -9,20 +9,13 @@ use serde_json::Value;
 
 use super::tokenizer::Tokenizer;
 use super::words::WORDS;
+use crate::protocol::Content;
 
 /// One request of a file dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub content: Content,
     pub max_tokens: Option<u32>,
-}
-
-/// What a request asks: a prompt, or chat messages.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Content {
-    Prompt(String),
-    /// `{"role", "content"}` objects, in order.
-    Messages(Vec<Value>),
 }
 
 fn entry_from(v: &Value, path: &Path, line: usize) -> anyhow::Result<Entry> {

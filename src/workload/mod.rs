@@ -15,12 +15,11 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-pub use dataset::{Content, Entry};
+pub use crate::protocol::{render_body, BodyOptions, Content};
+pub use dataset::Entry;
 pub use tokenizer::Tokenizer;
-
-use crate::protocol::Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,57 +124,6 @@ pub fn prompts(size: PromptSize) -> &'static [&'static str] {
         PromptSize::Long => &PROMPTS_LONG,
         PromptSize::Mixed => &PROMPTS_MIXED,
     }
-}
-
-/// Everything about a request body except its content. Fixed for a run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BodyOptions {
-    pub api: Api,
-    pub model: String,
-    /// Default output length (a dataset may set its own per request).
-    pub max_tokens: u32,
-    pub stream: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    pub ignore_eos: bool,
-    /// Send `stream_options.include_usage` on OpenAI streams.
-    pub include_usage: bool,
-}
-
-/// Render one request body.
-pub fn render_body(opts: &BodyOptions, content: &Content, max_tokens: u32) -> Bytes {
-    let mut m = Map::new();
-    m.insert("model".into(), Value::String(opts.model.clone()));
-    match (opts.api, content) {
-        (Api::Chat | Api::Messages, Content::Prompt(p)) => {
-            m.insert("messages".into(), json!([{"role": "user", "content": p}]));
-        }
-        (Api::Chat | Api::Messages, Content::Messages(msgs)) => {
-            m.insert("messages".into(), Value::Array(msgs.clone()));
-        }
-        (Api::Completions, Content::Prompt(p)) => {
-            m.insert("prompt".into(), Value::String(p.clone()));
-        }
-        (Api::Completions, Content::Messages(msgs)) => {
-            let text: Vec<&str> = msgs
-                .iter()
-                .filter_map(|v| v.get("content").and_then(Value::as_str))
-                .collect();
-            m.insert("prompt".into(), Value::String(text.join("\n\n")));
-        }
-    }
-    m.insert("max_tokens".into(), json!(max_tokens));
-    m.insert("stream".into(), Value::Bool(opts.stream));
-    if let Some(t) = opts.temperature {
-        m.insert("temperature".into(), json!(t));
-    }
-    if opts.ignore_eos {
-        m.insert("ignore_eos".into(), Value::Bool(true));
-    }
-    if opts.stream && opts.include_usage && opts.api != Api::Messages {
-        m.insert("stream_options".into(), json!({"include_usage": true}));
-    }
-    Bytes::from(Value::Object(m).to_string())
 }
 
 /// A length drawn from a normal distribution, rounded, at least 1.
@@ -569,6 +517,7 @@ pub fn run_nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Api;
 
     fn opts(api: Api, stream: bool) -> BodyOptions {
         BodyOptions {

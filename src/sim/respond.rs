@@ -1,0 +1,181 @@
+//! The simulator's response bodies: tokens from the engine, written as they come in the
+//! request's dialect ([`Wire`]), with the faults of a [`FaultPlan`] (a stall, a dropped
+//! connection, a malformed chunk) at their token.
+
+use std::io;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::BytesMut;
+use tokio::sync::mpsc;
+
+use super::engine::{Finish, Token, VOCAB};
+use super::routes::error_response;
+use crate::protocol::wire::Wire;
+use crate::protocol::ErrorKind;
+
+#[derive(Clone, Copy)]
+/// Where the faults of one response fall (token indexes).
+pub struct FaultPlan {
+    pub stall_at: Option<u32>,
+    pub stall_ms: u64,
+    pub drop_after: Option<u32>,
+    pub malformed_at: Option<u32>,
+}
+
+/// Each vocabulary word as a JSON string, rendered once.
+fn vocab_json() -> &'static [String] {
+    static V: OnceLock<Vec<String>> = OnceLock::new();
+    V.get_or_init(|| {
+        VOCAB
+            .iter()
+            .map(|w| serde_json::to_string(w).expect("string"))
+            .collect()
+    })
+}
+
+fn broken(reason: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, reason.to_string())
+}
+
+struct StreamState {
+    wire: Wire,
+    rx: mpsc::UnboundedReceiver<Token>,
+    plan: FaultPlan,
+    sent: u32,
+    started: bool,
+    stalled: bool,
+    ended: bool,
+}
+
+pub fn stream_response(
+    wire: Wire,
+    rx: mpsc::UnboundedReceiver<Token>,
+    plan: FaultPlan,
+) -> Response {
+    let state = StreamState {
+        wire,
+        rx,
+        plan,
+        sent: 0,
+        started: false,
+        stalled: false,
+        ended: false,
+    };
+    let body = futures_util::stream::unfold(state, |mut st| async move {
+        if st.ended {
+            return None;
+        }
+        let mut buf = BytesMut::with_capacity(256);
+        if !st.started {
+            st.started = true;
+            st.wire.start(&mut buf);
+            if !buf.is_empty() {
+                return Some((Ok(buf.freeze()), st));
+            }
+        }
+        loop {
+            // Faults happen before the token with that index; flush what is buffered first.
+            if st.plan.drop_after == Some(st.sent) {
+                if !buf.is_empty() {
+                    break;
+                }
+                st.ended = true;
+                // Let the connection flush what was sent before, as a real server's would.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                return Some((Err(broken("injected disconnect (--drop-after-tokens)")), st));
+            }
+            if st.plan.stall_at == Some(st.sent) && !st.stalled {
+                if !buf.is_empty() {
+                    break;
+                }
+                st.stalled = true;
+                tokio::time::sleep(Duration::from_millis(st.plan.stall_ms)).await;
+            }
+            let tok = if buf.is_empty() {
+                match st.rx.recv().await {
+                    Some(t) => t,
+                    None => {
+                        st.ended = true;
+                        return Some((Err(broken("engine stopped")), st));
+                    }
+                }
+            } else {
+                match st.rx.try_recv() {
+                    Ok(t) => t,
+                    Err(_) => break,
+                }
+            };
+            if st.plan.malformed_at == Some(st.sent) {
+                st.wire.malformed(&mut buf);
+            } else {
+                st.wire.token(&mut buf, &vocab_json()[tok.word as usize]);
+            }
+            st.sent += 1;
+            if let Some(f) = tok.finish {
+                st.wire.finish(&mut buf, f == Finish::Length, st.sent);
+                st.ended = true;
+                break;
+            }
+        }
+        Some((Ok::<Bytes, io::Error>(buf.freeze()), st))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+pub async fn whole_response(
+    wire: Wire,
+    mut rx: mpsc::UnboundedReceiver<Token>,
+    plan: FaultPlan,
+) -> Response {
+    let mut text = String::new();
+    let mut n = 0u32;
+    let finish = loop {
+        if plan.drop_after == Some(n) {
+            let body = futures_util::stream::once(async {
+                Err::<Bytes, io::Error>(broken("injected disconnect (--drop-after-tokens)"))
+            });
+            return Response::new(Body::from_stream(body));
+        }
+        match rx.recv().await {
+            Some(t) => {
+                text.push_str(VOCAB[t.word as usize]);
+                n += 1;
+                if let Some(f) = t.finish {
+                    break f;
+                }
+            }
+            None => {
+                return error_response(
+                    wire.api(),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorKind::Server,
+                    "engine stopped",
+                )
+            }
+        }
+    };
+    if plan.stall_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(plan.stall_ms)).await;
+    }
+    let mut body = wire.whole(&text, finish == Finish::Length, n).to_string();
+    if plan.malformed_at.is_some() {
+        body.truncate(body.len() / 2);
+    }
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
