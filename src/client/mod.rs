@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use tokio_util::sync::CancellationToken;
+use std::pin::Pin;
+
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 pub use crate::protocol::build_headers;
 use crate::protocol::{snippet, Api, Observation, SseDecoder};
@@ -49,6 +51,11 @@ pub fn normalize_base_url(url: &str) -> anyhow::Result<String> {
     })
 }
 
+/// Idle pooled connections are closed after this long, before the 5 s keep-alive timeout of
+/// uvicorn (vLLM, SGLang) and cpp-httplib (llama.cpp): a connection the server is closing is
+/// never picked for a request, which would then fail having been written.
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
 /// A connection pool plus the endpoint. Cheap to clone (shares the pool).
 #[derive(Clone)]
 pub struct Client {
@@ -61,8 +68,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(endpoint: Endpoint, max_connections: usize) -> anyhow::Result<Client> {
+        Client::with_pool_idle(endpoint, max_connections, POOL_IDLE)
+    }
+
+    /// A client whose idle pooled connections are closed after `idle` (tests use a short one).
+    pub fn with_pool_idle(
+        endpoint: Endpoint,
+        max_connections: usize,
+        idle: Duration,
+    ) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(max_connections.max(1))
+            .pool_idle_timeout(idle)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -121,194 +138,60 @@ impl Client {
             id,
             ..Default::default()
         };
-        let request = || {
-            self.http
-                .post(&self.url)
-                .headers(self.endpoint.headers.clone())
-                .body(body.clone())
-        };
         rec.sent_ns = clock.now_ns();
-        let deadline = self
-            .endpoint
-            .timeout
-            .map(|t| clock.instant_at(rec.sent_ns) + t);
-        let timeout = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+        let mut guard = Guard::new(
+            self.endpoint
+                .timeout
+                .map(|t| clock.instant_at(rec.sent_ns) + t),
+            cancel,
+        );
+        let request = self
+            .http
+            .post(&self.url)
+            .headers(self.endpoint.headers.clone())
+            .body(body);
+        let resp = match guard.race(request.send()).await {
+            Err(Cut::Cancelled) => {
+                let why = "stopped before the response began";
+                return fail(rec, clock, FailureKind::Cancelled, None, why.into());
             }
-        };
-        tokio::pin!(timeout);
-        let cancelled = cancel.cancelled();
-        tokio::pin!(cancelled);
-
-        let mut resp = loop {
-            let r = tokio::select! {
-                biased;
-                _ = &mut cancelled => return fail(rec, clock, FailureKind::Cancelled, None, "stopped before the response began".into()),
-                _ = &mut timeout => return fail(rec, clock, FailureKind::Timeout, None, "no response headers before the timeout".into()),
-                r = request().send() => r,
-            };
-            let e = match r {
-                Ok(r) => break r,
-                Err(e) => e,
-            };
-            // A pooled keep-alive connection the server had just closed fails at once, before
-            // the server saw the request: send again, once, on another connection. The record
-            // keeps the first send time (the user waited through it) and says it retried.
-            let stale = clock.now_ns().saturating_sub(rec.sent_ns) < 250_000_000
-                && !e.is_connect()
-                && !e.is_timeout()
-                && error_chain(&e).contains("connection closed before message completed");
-            if stale && rec.retries == 0 {
-                rec.retries = 1;
-                continue;
+            Err(Cut::Timeout) => {
+                let why = "no response headers before the timeout";
+                return fail(rec, clock, FailureKind::Timeout, None, why.into());
             }
-            let kind = if e.is_connect() {
-                FailureKind::Connect
-            } else if e.is_timeout() {
-                FailureKind::Timeout
-            } else {
-                FailureKind::StreamBroken
-            };
-            return fail(rec, clock, kind, None, error_chain(&e));
+            // No retry of our own: the connection pool already resends a request that was
+            // never written (a pooled connection found closed); anything else may have reached
+            // the server, and sending it again would count it twice.
+            Ok(Err(e)) => {
+                let kind = if e.is_connect() {
+                    FailureKind::Connect
+                } else if e.is_timeout() {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::StreamBroken
+                };
+                return fail(rec, clock, kind, None, error_chain(&e));
+            }
+            Ok(Ok(r)) => r,
         };
         rec.headers_ns = Some(clock.now_ns());
-        let status = resp.status();
-
-        if !status.is_success() {
-            let mut body = Vec::new();
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    _ = &mut cancelled => break,
-                    _ = &mut timeout => break,
-                    c = resp.chunk() => c,
-                };
-                match next {
-                    Ok(Some(c)) if body.len() < 4096 => body.extend_from_slice(&c),
-                    _ => break,
-                }
-            }
-            let detail = snippet(&body, 200);
-            return fail(rec, clock, FailureKind::Http, Some(status.as_u16()), detail);
+        if !resp.status().is_success() {
+            return http_error(rec, resp, clock, &mut guard).await;
         }
-
         let api = self.endpoint.api;
+        let tok = self.tokenizer.as_deref();
         let mut obs = Observation {
-            text: self.tokenizer.as_ref().map(|_| String::new()),
+            text: tok.map(|_| String::new()),
             ..Observation::default()
         };
-        let tok = self.tokenizer.as_deref();
-        if self.endpoint.stream {
-            let mut decoder = SseDecoder::new();
-            let mut bad: Option<String> = None;
-            let mut done_at: Option<u64> = None;
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    _ = &mut cancelled => {
-                        rec.done_ns = clock.now_ns();
-                        return finish_partial(rec, obs, tok, FailureKind::Cancelled, "stopped by the user mid-stream".into());
-                    }
-                    _ = &mut timeout => {
-                        rec.done_ns = clock.now_ns();
-                        let n = rec.content_ns.len();
-                        return finish_partial(rec, obs, tok, FailureKind::Timeout, format!("timed out mid-stream after {n} content events"));
-                    }
-                    c = resp.chunk() => c,
-                };
-                let t = clock.now_ns();
-                match next {
-                    Ok(Some(bytes)) => {
-                        let content_ns = &mut rec.content_ns;
-                        decoder.feed(&bytes, &mut |ev| match api.on_event(ev, &mut obs) {
-                            Ok(content) => {
-                                if content {
-                                    content_ns.push(t);
-                                }
-                                true
-                            }
-                            Err(e) => {
-                                bad = Some(e);
-                                false
-                            }
-                        });
-                        if done_at.is_none() && obs.done_marker {
-                            done_at = Some(t);
-                        }
-                        if bad.is_some() || obs.server_error.is_some() {
-                            rec.done_ns = t;
-                            break;
-                        }
-                    }
-                    Ok(None) => {
-                        decoder.finish(&mut |ev| match api.on_event(ev, &mut obs) {
-                            Ok(content) => {
-                                if content {
-                                    rec.content_ns.push(t);
-                                }
-                                true
-                            }
-                            Err(e) => {
-                                bad = Some(e);
-                                false
-                            }
-                        });
-                        rec.done_ns = done_at.unwrap_or(t);
-                        break;
-                    }
-                    Err(e) => {
-                        rec.done_ns = t;
-                        let n = rec.content_ns.len();
-                        return finish_partial(
-                            rec,
-                            obs,
-                            tok,
-                            FailureKind::StreamBroken,
-                            format!(
-                                "connection lost after {n} content events: {}",
-                                error_chain(&e)
-                            ),
-                        );
-                    }
-                }
-            }
-            if let Some(e) = bad {
-                return finish_partial(rec, obs, tok, FailureKind::BadResponse, e);
-            }
+        let read = if self.endpoint.stream {
+            read_stream(&mut rec, resp, api, &mut obs, clock, &mut guard).await
         } else {
-            let body = tokio::select! {
-                biased;
-                _ = &mut cancelled => {
-                    rec.done_ns = clock.now_ns();
-                    return finish_partial(rec, obs, tok, FailureKind::Cancelled, "stopped by the user".into());
-                }
-                _ = &mut timeout => {
-                    rec.done_ns = clock.now_ns();
-                    return finish_partial(rec, obs, tok, FailureKind::Timeout, "timed out reading the response body".into());
-                }
-                b = resp.bytes() => b,
-            };
-            rec.done_ns = clock.now_ns();
-            match body {
-                Ok(b) => {
-                    if let Err(e) = api.on_body(&b, &mut obs) {
-                        return finish_partial(rec, obs, tok, FailureKind::BadResponse, e);
-                    }
-                }
-                Err(e) => {
-                    return finish_partial(
-                        rec,
-                        obs,
-                        tok,
-                        FailureKind::StreamBroken,
-                        format!("connection lost reading the body: {}", error_chain(&e)),
-                    )
-                }
-            }
+            read_whole(&mut rec, resp, api, &mut obs, clock, &mut guard).await
+        };
+        if let Err((kind, detail)) = read {
+            return finish_partial(rec, obs, tok, kind, detail);
         }
-
         if let Some(msg) = obs.server_error.clone() {
             return finish_partial(rec, obs, tok, FailureKind::ServerError, msg);
         }
@@ -322,6 +205,205 @@ impl Client {
         }
         apply_observation(&mut rec, obs, tok);
         rec
+    }
+}
+
+/// Why a request was cut short by the client.
+enum Cut {
+    Cancelled,
+    Timeout,
+}
+
+/// The request's deadline and the run's stop, armed once per request (not per read).
+struct Guard {
+    timeout: Option<Pin<Box<tokio::time::Sleep>>>,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl Guard {
+    fn new(deadline: Option<tokio::time::Instant>, cancel: &CancellationToken) -> Guard {
+        Guard {
+            timeout: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            cancelled: Box::pin(cancel.clone().cancelled_owned()),
+        }
+    }
+
+    /// `f`, unless the run stops or the deadline passes first.
+    async fn race<F: std::future::Future>(&mut self, f: F) -> Result<F::Output, Cut> {
+        let Guard { timeout, cancelled } = self;
+        let deadline = async {
+            match timeout {
+                Some(t) => t.as_mut().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = cancelled.as_mut() => Err(Cut::Cancelled),
+            _ = deadline => Err(Cut::Timeout),
+            v = f => Ok(v),
+        }
+    }
+}
+
+/// A non-2xx answer: the status and the start of its body (redacted by the caller's sink).
+async fn http_error(
+    rec: RequestRecord,
+    mut resp: reqwest::Response,
+    clock: &Clock,
+    guard: &mut Guard,
+) -> RequestRecord {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < 4096 {
+        match guard.race(resp.chunk()).await {
+            Ok(Ok(Some(c))) => body.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    let detail = snippet(&body, 200);
+    fail(rec, clock, FailureKind::Http, Some(status), detail)
+}
+
+/// How long to wait for the end of a body after the stream's end marker (`[DONE]`,
+/// `message_stop`) before letting the connection go: the answer is complete at the marker.
+const AFTER_DONE: Duration = Duration::from_millis(50);
+
+/// Read an event stream, timing each content event at the read that carried it. The response
+/// ends at its end marker (`[DONE]`, `message_stop`) when there is one.
+async fn read_stream(
+    rec: &mut RequestRecord,
+    mut resp: reqwest::Response,
+    api: Api,
+    obs: &mut Observation,
+    clock: &Clock,
+    guard: &mut Guard,
+) -> Result<(), (FailureKind, String)> {
+    let mut decoder = SseDecoder::new();
+    let mut bad: Option<String> = None;
+    let mut events = 0u64;
+    let mut bytes_read = 0usize;
+    let mut head = Vec::new();
+    loop {
+        let next = if obs.done_marker {
+            // Complete: take the body's end if it is there, without waiting on the server.
+            match tokio::time::timeout(AFTER_DONE, resp.chunk()).await {
+                Ok(c) => c,
+                Err(_) => Ok(None),
+            }
+        } else {
+            match guard.race(resp.chunk()).await {
+                Ok(c) => c,
+                Err(cut) => {
+                    rec.done_ns = clock.now_ns();
+                    let n = rec.content_ns.len();
+                    return Err(match cut {
+                        Cut::Cancelled => (
+                            FailureKind::Cancelled,
+                            "stopped by the user mid-stream".into(),
+                        ),
+                        Cut::Timeout => (
+                            FailureKind::Timeout,
+                            format!("timed out mid-stream after {n} content events"),
+                        ),
+                    });
+                }
+            }
+        };
+        let t = clock.now_ns();
+        let chunk = match next {
+            Ok(c) => c,
+            Err(e) => {
+                if obs.done_marker {
+                    break; // the connection went after a complete answer
+                }
+                rec.done_ns = t;
+                let n = rec.content_ns.len();
+                let why = format!(
+                    "connection lost after {n} content events: {}",
+                    error_chain(&e)
+                );
+                return Err((FailureKind::StreamBroken, why));
+            }
+        };
+        let was_done = obs.done_marker;
+        let content_ns = &mut rec.content_ns;
+        let mut on_event = |ev: crate::protocol::SseEvent<'_>| {
+            events += 1;
+            match api.on_event(ev, obs) {
+                Ok(content) => {
+                    if content {
+                        content_ns.push(t);
+                    }
+                    true
+                }
+                Err(e) => {
+                    bad = Some(e);
+                    false
+                }
+            }
+        };
+        match &chunk {
+            Some(bytes) => {
+                bytes_read += bytes.len();
+                if head.len() < 256 {
+                    head.extend_from_slice(&bytes[..bytes.len().min(256 - head.len())]);
+                }
+                decoder.feed(bytes, &mut on_event);
+            }
+            None => decoder.finish(&mut on_event),
+        }
+        if !was_done && obs.done_marker {
+            rec.done_ns = t;
+        }
+        if bad.is_some() || obs.server_error.is_some() {
+            rec.done_ns = t;
+            break;
+        }
+        if chunk.is_none() {
+            if !obs.done_marker {
+                rec.done_ns = t;
+            }
+            break;
+        }
+    }
+    if let Some(e) = bad {
+        return Err((FailureKind::BadResponse, e));
+    }
+    if events == 0 && bytes_read > 0 {
+        let why = format!(
+            "the server answered a streaming request with a body that is not an event stream: {}",
+            snippet(&head, 200)
+        );
+        return Err((FailureKind::BadResponse, why));
+    }
+    Ok(())
+}
+
+/// Read a whole (non-streamed) response body.
+async fn read_whole(
+    rec: &mut RequestRecord,
+    resp: reqwest::Response,
+    api: Api,
+    obs: &mut Observation,
+    clock: &Clock,
+    guard: &mut Guard,
+) -> Result<(), (FailureKind, String)> {
+    let body = guard.race(resp.bytes()).await;
+    rec.done_ns = clock.now_ns();
+    match body {
+        Err(Cut::Cancelled) => Err((FailureKind::Cancelled, "stopped by the user".into())),
+        Err(Cut::Timeout) => Err((
+            FailureKind::Timeout,
+            "timed out reading the response body".into(),
+        )),
+        Ok(Err(e)) => Err((
+            FailureKind::StreamBroken,
+            format!("connection lost reading the body: {}", error_chain(&e)),
+        )),
+        Ok(Ok(b)) => api
+            .on_body(&b, obs)
+            .map_err(|e| (FailureKind::BadResponse, e)),
     }
 }
 

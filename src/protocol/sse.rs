@@ -19,6 +19,8 @@ pub struct SseDecoder {
     event: String,
     has_data: bool,
     skip_lf: bool,
+    /// Bytes were fed before (a UTF-8 BOM is skipped only at the very start).
+    started: bool,
 }
 
 impl SseDecoder {
@@ -29,6 +31,10 @@ impl SseDecoder {
     /// Feed one chunk of bytes; `on_event` is called for every event completed by it, in order.
     /// Returning `false` from `on_event` stops decoding the rest of this chunk.
     pub fn feed(&mut self, mut chunk: &[u8], on_event: &mut dyn FnMut(SseEvent<'_>) -> bool) {
+        if !self.started && !chunk.is_empty() {
+            self.started = true;
+            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+        }
         while !chunk.is_empty() {
             if self.skip_lf {
                 self.skip_lf = false;
@@ -161,6 +167,17 @@ mod tests {
 
     fn ev(e: &str, d: &str) -> (String, String) {
         (e.to_string(), d.to_string())
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let mut d = SseDecoder::new();
+        let mut got = Vec::new();
+        d.feed(b"\xEF\xBB\xBFdata: one\n\ndata: two\n\n", &mut |e| {
+            got.push(e.data.to_string());
+            true
+        });
+        assert_eq!(got, ["one", "two"]);
     }
 
     #[test]

@@ -1,0 +1,230 @@
+//! The client against servers that misbehave at the connection level, each judged against what
+//! the server itself counted: no request sent twice, no false failure from a stale pooled
+//! connection, no waiting on a server that lingers after the end of an answer, and a clear
+//! `bad_response` for a body that is not an event stream.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{run_args, start_sim, zero};
+use llmbench::client::{build_headers, Client, Endpoint};
+use llmbench::protocol::Api;
+use llmbench::record::{Clock, FailureKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const CHAT_BODY: &str = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+
+/// Read one HTTP/1.1 request (headers and a Content-Length body); `None` at EOF.
+async fn read_request(s: &mut TcpStream) -> Option<()> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut byte).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&byte[..n]);
+            }
+            return Some(());
+        }
+        let n = s.read(&mut byte).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&byte[..n]);
+    }
+}
+
+fn endpoint(addr: std::net::SocketAddr, stream: bool) -> Endpoint {
+    Endpoint {
+        base: format!("http://{addr}/v1"),
+        api: Api::Chat,
+        stream,
+        timeout: Some(Duration::from_secs(10)),
+        headers: build_headers(Api::Chat, None, &[]).unwrap(),
+    }
+}
+
+/// A keep-alive server that treats a connection idle for `idle` as closed: a request arriving
+/// on it later is dropped unanswered, as a request written to a socket the server had just
+/// closed is. Counts the requests it answered and those it dropped.
+async fn stale_keepalive_server(idle: Duration) -> (std::net::SocketAddr, Arc<[AtomicU64; 2]>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let c = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut last = Instant::now();
+                while read_request(&mut s).await.is_some() {
+                    if last.elapsed() >= idle {
+                        c[1].fetch_add(1, Ordering::Relaxed);
+                        return; // closed while idle: the request is never answered
+                    }
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{CHAT_BODY}",
+                        CHAT_BODY.len()
+                    );
+                    if s.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    c[0].fetch_add(1, Ordering::Relaxed);
+                    last = Instant::now();
+                }
+            });
+        }
+    });
+    (addr, counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_pooled_connections_are_evicted_before_the_server_closes_them() {
+    let (addr, counts) = stale_keepalive_server(Duration::from_millis(400)).await;
+    // The pool lets idle connections go after 150 ms, well before the server's 400 ms.
+    let client =
+        Client::with_pool_idle(endpoint(addr, false), 1, Duration::from_millis(150)).unwrap();
+    let clock = Clock::start();
+    let cancel = CancellationToken::new();
+    let gaps = [0, 50, 600, 20, 700, 10, 500, 30, 450, 0];
+    let mut failures = Vec::new();
+    for (i, gap) in gaps.iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(*gap)).await;
+        let rec = client.send(i as u64, "{}".into(), &clock, &cancel).await;
+        if let Some(e) = rec.error {
+            failures.push(format!(
+                "request {i} after {gap} ms: {:?} {}",
+                e.kind, e.detail
+            ));
+        }
+        assert_eq!(rec.retries, 0);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(counts[0].load(Ordering::Relaxed), gaps.len() as u64);
+    assert_eq!(
+        counts[1].load(Ordering::Relaxed),
+        0,
+        "no request met a stale connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_connection_the_pool_keeps_is_a_failure_never_a_second_send() {
+    // The control of the test above: with a pool that keeps idle connections longer than the
+    // server does, the request after a long gap meets the stale connection. It fails as
+    // `stream_broken`, and is never sent again (the server saw it once and dropped it).
+    let (addr, counts) = stale_keepalive_server(Duration::from_millis(300)).await;
+    let client = Client::with_pool_idle(endpoint(addr, false), 1, Duration::from_secs(60)).unwrap();
+    let clock = Clock::start();
+    let cancel = CancellationToken::new();
+    let first = client.send(0, "{}".into(), &clock, &cancel).await;
+    assert!(first.is_ok(), "{:?}", first.error);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = client.send(1, "{}".into(), &clock, &cancel).await;
+    assert_eq!(
+        second.error.map(|e| e.kind),
+        Some(FailureKind::StreamBroken)
+    );
+    assert_eq!(counts[0].load(Ordering::Relaxed), 1);
+    assert_eq!(counts[1].load(Ordering::Relaxed), 1, "sent exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_server_received_is_never_sent_twice() {
+    // The simulator drops each connection after 5 tokens, before a whole answer is sent.
+    let mut cfg = zero();
+    cfg.faults.drop_after_tokens = Some(5);
+    let sim = start_sim(cfg).await;
+    let r = llmbench::commands::run::execute(&run_args(
+        &sim.url(),
+        &[
+            "--runs",
+            "40",
+            "-c",
+            "4",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "16",
+        ],
+    ))
+    .await
+    .unwrap();
+    let received = sim.stats.requests_received.load(Ordering::Relaxed);
+    sim.stop().await;
+    assert_eq!(r.summary.requests.total, 40);
+    assert_eq!(r.summary.requests.failed, 40);
+    assert!(r.requests.iter().all(|x| x.retries == 0));
+    assert_eq!(received, 40, "the server received each request once");
+}
+
+/// A server that answers with `body` (a stream), then keeps the connection open `linger`.
+async fn one_shot_server(
+    content_type: &'static str,
+    body: &'static str,
+    linger: Duration,
+) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if read_request(&mut s).await.is_none() {
+                    return;
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                tokio::time::sleep(linger).await;
+                let _ = s.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_ends_at_done_not_when_the_server_closes() {
+    const STREAM: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let linger = Duration::from_secs(3);
+    let addr = one_shot_server("text/event-stream", STREAM, linger).await;
+    let client = Client::new(endpoint(addr, true), 1).unwrap();
+    let clock = Clock::start();
+    let started = Instant::now();
+    let rec = client
+        .send(0, "{}".into(), &clock, &CancellationToken::new())
+        .await;
+    assert!(rec.is_ok(), "{:?}", rec.error);
+    assert_eq!(rec.content_ns.len(), 1);
+    // The server holds the body open for 3 s after [DONE]; the client is done well before.
+    assert!(started.elapsed() < linger, "waited {:?}", started.elapsed());
+    assert!(rec.e2e_ms() < linger.as_secs_f64() * 1e3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_body_on_a_stream_is_a_bad_response_naming_it() {
+    let addr = one_shot_server("application/json", CHAT_BODY, Duration::ZERO).await;
+    let client = Client::new(endpoint(addr, true), 1).unwrap();
+    let rec = client
+        .send(0, "{}".into(), &Clock::start(), &CancellationToken::new())
+        .await;
+    let e = rec.error.expect("a failure");
+    assert_eq!(e.kind, FailureKind::BadResponse, "{}", e.detail);
+    assert!(e.detail.contains("not an event stream"), "{}", e.detail);
+}
