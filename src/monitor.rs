@@ -86,10 +86,52 @@ pub struct Monitor {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// CPU (% of one core) and RSS (MB) of this process, and of the server's process tree (`None`
+/// inside: the server is gone).
+#[allow(clippy::type_complexity)]
+fn read_processes(
+    mut s: System,
+    own: Pid,
+    server: Option<Pid>,
+) -> (System, Option<(f64, f64)>, Option<Option<(f64, f64)>>) {
+    let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
+    let which = match server {
+        Some(_) => ProcessesToUpdate::All,
+        None => ProcessesToUpdate::Some(&[own]),
+    };
+    s.refresh_processes_specifics(which, true, kind);
+    s.refresh_memory();
+    let own_usage = s
+        .process(own)
+        .map(|p| (p.cpu_usage() as f64, p.memory() as f64 / 1e6));
+    let server_usage = server.map(|pid| tree(&s, pid));
+    (s, own_usage, server_usage)
+}
+
+/// The wanted gauges of a Prometheus endpoint (none when it cannot be read).
+async fn scrape(
+    http: Option<&reqwest::Client>,
+    url: Option<&str>,
+    wanted: &[String],
+) -> BTreeMap<String, f64> {
+    let (Some(h), Some(url)) = (http, url) else {
+        return BTreeMap::new();
+    };
+    match h.get(url).send().await {
+        Ok(r) => parse_prometheus(&r.text().await.unwrap_or_default(), wanted),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
 fn tree(sys: &System, root: Pid) -> Option<(f64, f64)> {
     let root_proc = sys.process(root)?;
     let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
     for (pid, p) in sys.processes() {
+        // On Linux the process list holds threads too; a process's own figures already
+        // include its threads, so only processes are walked.
+        if p.thread_kind().is_some() {
+            continue;
+        }
         if let Some(parent) = p.parent() {
             children.entry(parent).or_default().push(*pid);
         }
@@ -172,42 +214,16 @@ impl Monitor {
                         _ = tick.tick() => {}
                     }
                     let t_s = clock.now_ns() as f64 / 1e9;
-                    let Some(mut s) = sys.take() else { return };
-                    let all = server.is_some();
-                    let (s, own_usage, server_usage) =
-                        match tokio::task::spawn_blocking(move || {
-                            let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
-                            if all {
-                                s.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-                            } else {
-                                s.refresh_processes_specifics(
-                                    ProcessesToUpdate::Some(&[own]),
-                                    true,
-                                    kind,
-                                );
-                            }
-                            s.refresh_memory();
-                            let own_usage = s
-                                .process(own)
-                                .map(|p| (p.cpu_usage() as f64, p.memory() as f64 / 1e6));
-                            let server_usage = server.map(|pid| tree(&s, pid));
-                            (s, own_usage, server_usage)
-                        })
-                        .await
-                        {
-                            Ok(v) => v,
-                            Err(_) => return,
-                        };
+                    let Some(s) = sys.take() else { return };
+                    let Ok((s, own_usage, server_usage)) =
+                        tokio::task::spawn_blocking(move || read_processes(s, own, server)).await
+                    else {
+                        return;
+                    };
                     *total.lock().unwrap_or_else(|e| e.into_inner()) =
                         s.total_memory() as f64 / 1e6;
                     sys = Some(s);
-                    let gauges = match (&http, &cfg.metrics_url) {
-                        (Some(h), Some(url)) => match h.get(url).send().await {
-                            Ok(r) => parse_prometheus(&r.text().await.unwrap_or_default(), &wanted),
-                            Err(_) => BTreeMap::new(),
-                        },
-                        _ => BTreeMap::new(),
-                    };
+                    let gauges = scrape(http.as_ref(), cfg.metrics_url.as_deref(), &wanted).await;
                     if first {
                         first = false; // CPU usage needs two readings
                         continue;

@@ -285,45 +285,28 @@ async fn read_stream(
     let mut bytes_read = 0usize;
     let mut head = Vec::new();
     loop {
-        let next = if obs.done_marker {
-            // Complete: take the body's end if it is there, without waiting on the server.
-            match tokio::time::timeout(AFTER_DONE, resp.chunk()).await {
-                Ok(c) => c,
-                Err(_) => Ok(None),
-            }
-        } else {
-            match guard.race(resp.chunk()).await {
-                Ok(c) => c,
-                Err(cut) => {
-                    rec.done_ns = clock.now_ns();
-                    let n = rec.content_ns.len();
-                    return Err(match cut {
-                        Cut::Cancelled => (
-                            FailureKind::Cancelled,
-                            "stopped by the user mid-stream".into(),
-                        ),
-                        Cut::Timeout => (
-                            FailureKind::Timeout,
-                            format!("timed out mid-stream after {n} content events"),
-                        ),
-                    });
-                }
-            }
-        };
+        let chunk = next_chunk(&mut resp, obs.done_marker, guard).await;
         let t = clock.now_ns();
-        let chunk = match next {
+        let chunk = match chunk {
             Ok(c) => c,
-            Err(e) => {
-                if obs.done_marker {
-                    break; // the connection went after a complete answer
-                }
+            Err(_) if obs.done_marker => break, // the connection went after a complete answer
+            Err(err) => {
                 rec.done_ns = t;
                 let n = rec.content_ns.len();
-                let why = format!(
-                    "connection lost after {n} content events: {}",
-                    error_chain(&e)
-                );
-                return Err((FailureKind::StreamBroken, why));
+                return Err(match err {
+                    ChunkError::Cut(Cut::Cancelled) => (
+                        FailureKind::Cancelled,
+                        "stopped by the user mid-stream".into(),
+                    ),
+                    ChunkError::Cut(Cut::Timeout) => (
+                        FailureKind::Timeout,
+                        format!("timed out mid-stream after {n} content events"),
+                    ),
+                    ChunkError::Read(e) => (
+                        FailureKind::StreamBroken,
+                        format!("connection lost after {n} content events: {e}"),
+                    ),
+                });
             }
         };
         let was_done = obs.done_marker;
@@ -378,6 +361,28 @@ async fn read_stream(
         return Err((FailureKind::BadResponse, why));
     }
     Ok(())
+}
+
+enum ChunkError {
+    Cut(Cut),
+    Read(String),
+}
+
+/// The next piece of a body. After the end marker the answer is complete: take the body's end
+/// if it comes at once ([`AFTER_DONE`]), without waiting on a server that lingers.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    done: bool,
+    guard: &mut Guard,
+) -> Result<Option<Bytes>, ChunkError> {
+    let read = if done {
+        tokio::time::timeout(AFTER_DONE, resp.chunk())
+            .await
+            .unwrap_or(Ok(None))
+    } else {
+        guard.race(resp.chunk()).await.map_err(ChunkError::Cut)?
+    };
+    read.map_err(|e| ChunkError::Read(error_chain(&e)))
 }
 
 /// Read a whole (non-streamed) response body.

@@ -43,7 +43,6 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
         cpu_limit_pct: p.cpu_limit_cores * 100.0,
     };
     let workload = s.bind(&req.workload, req.count_with_tokenizer);
-    let step_duration = Duration::from_secs_f64(p.step_duration_s);
     let max_duration = Duration::from_secs_f64(p.max_duration_s);
     if !quiet {
         eprintln!(
@@ -70,38 +69,14 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
             break;
         }
         let rate = p.rate_of(li);
-        let start_s = s.clock.now_ns() as f64 / 1e9;
-        let plan = OpenLoop {
-            rate,
-            arrival: p.arrival,
-            burstiness: 1.0,
-            seed: workload.seed.wrapping_add(li as u64),
-            max_concurrency: Some(p.max_concurrency),
-            duration: step_duration,
-            warmup: Warmup::Count(0),
-            max_requests: None,
-            start_s,
-            first_id: records.len() as u64,
-            level: Some(li as u32),
-            shard: None,
-        };
-        let progress = Progress::start(
-            quiet,
-            Span::Duration(step_duration),
-            Some(rate),
-            s.live.clone(),
-            Some(s.samples()),
-        );
-        let level_records = s.run_open(&plan, &workload).await;
-        progress.finish().await;
-
-        let end_s = s.clock.now_ns() as f64 / 1e9;
+        let (level_records, window) =
+            run_level(&s, p, &workload, li, records.len() as u64, quiet).await;
         let samples = s
             .samples()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut row = level_stats(li, rate, &level_records, &samples, (start_s, end_s));
+        let mut row = level_stats(li, rate, &level_records, &samples, window);
         let base_p95 = rows.first().and_then(|r| r.p95_ms).or(row.p95_ms);
         row.status = status(&row, base_p95, p.failure_threshold);
         let mode = classify(&row, &limits, succeeded);
@@ -138,4 +113,43 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
     let mut result = s.finish(&workload, records, levels).await;
     result.stress = Some(report);
     Ok(result)
+}
+
+/// Level `li` of the ramp: open-loop arrivals at its rate for one step; its records and its
+/// window (seconds from t0).
+async fn run_level(
+    s: &Session,
+    p: &StressPlan,
+    workload: &crate::workload::Workload,
+    li: usize,
+    first_id: u64,
+    quiet: bool,
+) -> (Vec<RequestRecord>, (f64, f64)) {
+    let rate = p.rate_of(li);
+    let step = Duration::from_secs_f64(p.step_duration_s);
+    let start_s = s.clock.now_ns() as f64 / 1e9;
+    let plan = OpenLoop {
+        rate,
+        arrival: p.arrival,
+        burstiness: 1.0,
+        seed: workload.seed.wrapping_add(li as u64),
+        max_concurrency: Some(p.max_concurrency),
+        duration: step,
+        warmup: Warmup::Count(0),
+        max_requests: None,
+        start_s,
+        first_id,
+        level: Some(li as u32),
+        shard: None,
+    };
+    let progress = Progress::start(
+        quiet,
+        Span::Duration(step),
+        Some(rate),
+        s.live.clone(),
+        Some(s.samples()),
+    );
+    let records = s.run_open(&plan, workload).await;
+    progress.finish().await;
+    (records, (start_s, s.clock.now_ns() as f64 / 1e9))
 }

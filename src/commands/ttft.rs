@@ -103,79 +103,20 @@ pub async fn execute(args: &TtftArgs) -> anyhow::Result<BenchResult> {
 
 async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
     let (p, req) = (&plan.kind, &plan.requests);
-    let (samples, warmup) = (p.samples, p.warmup);
-    let quiet = plan.common.output.quiet;
     let mut s = Session::open(&plan.common).await?;
     let workload = s.bind(&req.workload, false);
     s.begin(plan.config()).await?;
     let ab = p.ab();
-    let base_arm = Arm {
-        client: &s.target.client,
-        workload: &workload,
-        level: ab.then_some(0),
-    };
-    let arms = if ab { 2 } else { 1 };
     let progress = Progress::start(
-        quiet,
-        Span::Requests((samples + warmup) * arms),
+        plan.common.output.quiet,
+        Span::Requests((p.samples + p.warmup) * if ab { 2 } else { 1 }),
         None,
         s.live.clone(),
         None,
     );
-    let mut arm: [Vec<RequestRecord>; 2] = [Vec::new(), Vec::new()];
-    let mut treatment_url = None;
-
-    if let Some(url) = &p.compare_url {
-        let treatment = crate::plan::TargetPlan {
-            url: Some(url.clone()),
-            ..plan.common.target.clone()
-        };
-        let b = target::resolve(&treatment, true, 1).await?;
-        // Each server's own first model, unless --model names one for both.
-        if !quiet {
-            eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
-        }
-        let mut wb = workload.clone();
-        wb.opts.model = b.info.model.clone();
-        treatment_url = Some(b.info.url.clone());
-        let treat_arm = Arm {
-            client: &b.client,
-            workload: &wb,
-            level: Some(1),
-        };
-        // Interleave A, B, A, B: warmup pairs first, then measured pairs.
-        let total = warmup + samples;
-        for i in 0..total {
-            if s.stop.is_stopping() {
-                break;
-            }
-            let warm = i < warmup;
-            arm[0].extend(phase(base_arm, &s, 2 * i, 1, warm).await);
-            arm[1].extend(phase(treat_arm, &s, 2 * i + 1, 1, warm).await);
-        }
-        b.shutdown().await;
-    } else if let (Some(bc), Some(tc)) = (&p.baseline_cmd, &p.treatment_cmd) {
-        let per_arm = warmup + samples;
-        for (k, cmd, name) in [(0usize, bc, "baseline"), (1, tc, "treatment")] {
-            if s.stop.is_stopping() {
-                break;
-            }
-            run_cmd(cmd, name)?;
-            let first = k as u64 * per_arm;
-            let this = Arm {
-                level: Some(k as u32),
-                ..base_arm
-            };
-            arm[k].extend(phase(this, &s, first, warmup, true).await);
-            arm[k].extend(phase(this, &s, first + warmup, samples, false).await);
-        }
-    } else {
-        arm[0].extend(phase(base_arm, &s, 0, warmup, true).await);
-        arm[0].extend(phase(base_arm, &s, warmup, samples, false).await);
-    }
+    let arms = run_arms(plan, &s, &workload).await;
     progress.finish().await;
-
-    let [a, b] = arm;
+    let ([a, b], treatment_url) = arms?;
     let comparison = ab.then(|| {
         let (ra, rb): (Vec<&RequestRecord>, Vec<&RequestRecord>) =
             (a.iter().collect(), b.iter().collect());
@@ -191,28 +132,30 @@ async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
     let mut records = a;
     records.extend(b);
     records.sort_by_key(|r| r.id);
-    let mut levels = Vec::new();
-    if ab {
+    let levels = if ab {
         let base_url = s.target.info.url.clone();
-        for (i, (name, url, cmd)) in [
+        let arms = [
             ("baseline", base_url.clone(), p.baseline_cmd.clone()),
             (
                 "treatment",
-                treatment_url.clone().unwrap_or(base_url),
+                treatment_url.unwrap_or(base_url),
                 p.treatment_cmd.clone(),
             ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let params = LevelParams {
-                url: Some(url),
-                cmd,
-                ..Default::default()
-            };
-            levels.push(Level::of(i as u32, name.into(), params, &records));
-        }
-    }
+        ];
+        arms.into_iter()
+            .enumerate()
+            .map(|(i, (name, url, cmd))| {
+                let params = LevelParams {
+                    url: Some(url),
+                    cmd,
+                    ..Default::default()
+                };
+                Level::of(i as u32, name.into(), params, &records)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut result = s.finish(&workload, records, levels).await;
     // Targets judge the treatment in an A/B, else the one arm; the summary is every record.
     let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
@@ -224,4 +167,69 @@ async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
     result.comparison = comparison;
     result.intervals = intervals;
     Ok(result)
+}
+
+/// The records of each arm (one arm without an A/B), and the treatment server's URL.
+async fn run_arms(
+    plan: &Plan<TtftPlan>,
+    s: &Session,
+    workload: &Workload,
+) -> anyhow::Result<([Vec<RequestRecord>; 2], Option<String>)> {
+    let p = &plan.kind;
+    let (samples, warmup) = (p.samples, p.warmup);
+    let base_arm = Arm {
+        client: &s.target.client,
+        workload,
+        level: p.ab().then_some(0),
+    };
+    let mut arm: [Vec<RequestRecord>; 2] = [Vec::new(), Vec::new()];
+    if let Some(url) = &p.compare_url {
+        let treatment = crate::plan::TargetPlan {
+            url: Some(url.clone()),
+            ..plan.common.target.clone()
+        };
+        let b = target::resolve(&treatment, true, 1).await?;
+        // Each server's own first model, unless --model names one for both.
+        if !plan.common.output.quiet {
+            eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
+        }
+        let mut wb = workload.clone();
+        wb.opts.model = b.info.model.clone();
+        let treat_arm = Arm {
+            client: &b.client,
+            workload: &wb,
+            level: Some(1),
+        };
+        // Interleave A, B, A, B: warmup pairs first, then measured pairs.
+        for i in 0..warmup + samples {
+            if s.stop.is_stopping() {
+                break;
+            }
+            let warm = i < warmup;
+            arm[0].extend(phase(base_arm, s, 2 * i, 1, warm).await);
+            arm[1].extend(phase(treat_arm, s, 2 * i + 1, 1, warm).await);
+        }
+        let url = b.info.url.clone();
+        b.shutdown().await;
+        return Ok((arm, Some(url)));
+    }
+    if let (Some(bc), Some(tc)) = (&p.baseline_cmd, &p.treatment_cmd) {
+        for (k, cmd, name) in [(0usize, bc, "baseline"), (1, tc, "treatment")] {
+            if s.stop.is_stopping() {
+                break;
+            }
+            run_cmd(cmd, name)?;
+            let first = k as u64 * (warmup + samples);
+            let this = Arm {
+                level: Some(k as u32),
+                ..base_arm
+            };
+            arm[k].extend(phase(this, s, first, warmup, true).await);
+            arm[k].extend(phase(this, s, first + warmup, samples, false).await);
+        }
+        return Ok((arm, None));
+    }
+    arm[0].extend(phase(base_arm, s, 0, warmup, true).await);
+    arm[0].extend(phase(base_arm, s, warmup, samples, false).await);
+    Ok((arm, None))
 }

@@ -14,6 +14,7 @@ use crate::metrics::live::Live;
 use crate::metrics::percentile;
 use crate::monitor::Sample;
 
+#[derive(Debug, Clone, Copy)]
 pub enum Span {
     /// The run lasts this long (open loop).
     Duration(Duration),
@@ -41,35 +42,10 @@ impl Progress {
         let tty = std::io::stderr().is_terminal();
         let s = stop.clone();
         let task = tokio::spawn(async move {
-            let (len, style) = match span {
-                Span::Duration(d) => (
-                    d.as_secs().max(1),
-                    "{bar:30} {percent:>3}% ({elapsed_precise} / {duration_precise})\n{msg}",
-                ),
-                Span::Requests(n) => (
-                    n.max(1),
-                    "{bar:30} {pos}/{len} requests ({elapsed_precise})\n{msg}",
-                ),
-            };
-            let bar = if tty {
-                let b =
-                    ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(4));
-                if let Ok(st) = ProgressStyle::with_template(style) {
-                    b.set_style(st.progress_chars("█▓░"));
-                }
-                Some(b)
-            } else {
-                None
-            };
+            let bar = tty.then(|| bar(span));
             let started = Instant::now();
-            let every = if tty {
-                Duration::from_secs(2)
-            } else {
-                Duration::from_secs(5)
-            };
-            let mut last = (Instant::now(), 0u64, 0u64);
-            let mut conc_sum = 0.0;
-            let mut conc_n = 0u64;
+            let every = Duration::from_secs(if tty { 2 } else { 5 });
+            let mut window = Window::new(target_rate);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             let mut next_report = Instant::now() + every;
             loop {
@@ -77,67 +53,26 @@ impl Progress {
                     _ = s.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                conc_sum += live.in_flight.load(Ordering::Relaxed).max(0) as f64;
-                conc_n += 1;
+                window.sample_concurrency(&live);
                 if let Some(b) = &bar {
-                    match span {
-                        Span::Duration(_) => b.set_position(started.elapsed().as_secs()),
-                        Span::Requests(_) => b.set_position(
+                    b.set_position(match span {
+                        Span::Duration(_) => started.elapsed().as_secs(),
+                        Span::Requests(_) => {
                             live.completed.load(Ordering::Relaxed)
-                                + live.failed.load(Ordering::Relaxed),
-                        ),
-                    }
+                                + live.failed.load(Ordering::Relaxed)
+                        }
+                    });
                 }
                 if Instant::now() < next_report {
                     continue;
                 }
                 next_report += every;
-                let done = live.completed.load(Ordering::Relaxed);
-                let tokens = live.output_tokens.load(Ordering::Relaxed);
-                let dt = last.0.elapsed().as_secs_f64().max(1e-9);
-                let req_s = (done - last.1) as f64 / dt;
-                let tok_s = (tokens - last.2) as f64 / dt;
-                last = (Instant::now(), done, tokens);
-                let failed = live.failed.load(Ordering::Relaxed);
-                let (mut e2e, _) = live.take_recent();
-                e2e.sort_by(f64::total_cmp);
-                let lat = if e2e.is_empty() {
-                    "latency -".to_string()
-                } else {
-                    format!(
-                        "latency p50/p95/p99 {:.0}/{:.0}/{:.0} ms",
-                        percentile(&e2e, 50.0),
-                        percentile(&e2e, 95.0),
-                        percentile(&e2e, 99.0)
-                    )
-                };
-                let rate = match target_rate {
-                    Some(t) => format!("req/s {req_s:.1} / {t:.1} target"),
-                    None => format!("req/s {req_s:.1}"),
-                };
-                let total = done + failed;
-                let err_pct = if total > 0 {
-                    failed as f64 * 100.0 / total as f64
-                } else {
-                    0.0
-                };
-                let mut msg = format!(
-                    "{rate} | tok/s {tok_s:.1} | concurrency {} (peak {}, avg {:.1}) | {lat} | errors {err_pct:.1}% ({failed}/{total})",
-                    live.in_flight.load(Ordering::Relaxed).max(0),
-                    live.peak_in_flight.load(Ordering::Relaxed),
-                    conc_sum / conc_n.max(1) as f64,
-                );
+                let mut msg = window.line(&live);
                 if let Some(last) = samples
                     .as_ref()
                     .and_then(|s| s.lock().ok().and_then(|v| v.last().cloned()))
                 {
-                    msg.push_str(&format!(
-                        " | client CPU {:.0}% {:.0} MB",
-                        last.client_cpu_pct, last.client_rss_mb
-                    ));
-                    if let (Some(c), Some(m)) = (last.server_cpu_pct, last.server_rss_mb) {
-                        msg.push_str(&format!(" | server CPU {c:.0}% {m:.0} MB"));
-                    }
+                    msg.push_str(&resources(&last));
                 }
                 match &bar {
                     Some(b) => b.set_message(msg),
@@ -160,4 +95,98 @@ impl Progress {
             let _ = t.await;
         }
     }
+}
+
+/// The bar: time for a duration, requests for a count.
+fn bar(span: Span) -> ProgressBar {
+    let (len, style) = match span {
+        Span::Duration(d) => (
+            d.as_secs().max(1),
+            "{bar:30} {percent:>3}% ({elapsed_precise} / {duration_precise})\n{msg}",
+        ),
+        Span::Requests(n) => (
+            n.max(1),
+            "{bar:30} {pos}/{len} requests ({elapsed_precise})\n{msg}",
+        ),
+    };
+    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(4));
+    if let Ok(st) = ProgressStyle::with_template(style) {
+        b.set_style(st.progress_chars("█▓░"));
+    }
+    b
+}
+
+/// Rates since the last report, and the mean concurrency seen so far.
+struct Window {
+    target_rate: Option<f64>,
+    last: (Instant, u64, u64),
+    conc_sum: f64,
+    conc_n: u64,
+}
+
+impl Window {
+    fn new(target_rate: Option<f64>) -> Window {
+        Window {
+            target_rate,
+            last: (Instant::now(), 0, 0),
+            conc_sum: 0.0,
+            conc_n: 0,
+        }
+    }
+
+    fn sample_concurrency(&mut self, live: &Live) {
+        self.conc_sum += live.in_flight.load(Ordering::Relaxed).max(0) as f64;
+        self.conc_n += 1;
+    }
+
+    /// One progress line: rates, concurrency, recent latency, errors.
+    fn line(&mut self, live: &Live) -> String {
+        let done = live.completed.load(Ordering::Relaxed);
+        let tokens = live.output_tokens.load(Ordering::Relaxed);
+        let dt = self.last.0.elapsed().as_secs_f64().max(1e-9);
+        let req_s = (done - self.last.1) as f64 / dt;
+        let tok_s = (tokens - self.last.2) as f64 / dt;
+        self.last = (Instant::now(), done, tokens);
+        let failed = live.failed.load(Ordering::Relaxed);
+        let (mut e2e, _) = live.take_recent();
+        e2e.sort_by(f64::total_cmp);
+        let lat = if e2e.is_empty() {
+            "latency -".to_string()
+        } else {
+            format!(
+                "latency p50/p95/p99 {:.0}/{:.0}/{:.0} ms",
+                percentile(&e2e, 50.0),
+                percentile(&e2e, 95.0),
+                percentile(&e2e, 99.0)
+            )
+        };
+        let rate = match self.target_rate {
+            Some(t) => format!("req/s {req_s:.1} / {t:.1} target"),
+            None => format!("req/s {req_s:.1}"),
+        };
+        let total = done + failed;
+        let err_pct = if total > 0 {
+            failed as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        format!(
+            "{rate} | tok/s {tok_s:.1} | concurrency {} (peak {}, avg {:.1}) | {lat} | errors {err_pct:.1}% ({failed}/{total})",
+            live.in_flight.load(Ordering::Relaxed).max(0),
+            live.peak_in_flight.load(Ordering::Relaxed),
+            self.conc_sum / self.conc_n.max(1) as f64,
+        )
+    }
+}
+
+/// Client and server CPU and memory from the latest monitor sample.
+fn resources(last: &Sample) -> String {
+    let mut msg = format!(
+        " | client CPU {:.0}% {:.0} MB",
+        last.client_cpu_pct, last.client_rss_mb
+    );
+    if let (Some(c), Some(m)) = (last.server_cpu_pct, last.server_rss_mb) {
+        msg.push_str(&format!(" | server CPU {c:.0}% {m:.0} MB"));
+    }
+    msg
 }

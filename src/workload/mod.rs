@@ -136,6 +136,39 @@ fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// `shared-prefix`: `prefix_groups` prefixes of exactly `prefix_tokens` tokens, each tagged
+/// with the run's nonce so that a new run meets a cold cache.
+fn shared_prefix(
+    spec: &DatasetSpec,
+    seed: u64,
+    nonce: Option<&str>,
+    tok: &Tokenizer,
+    words: &[&'static str],
+    input: Len,
+    output: Option<Len>,
+) -> anyhow::Result<Source> {
+    if spec.prefix_groups == 0 || spec.prefix_tokens == 0 {
+        anyhow::bail!("--prefix-groups and --prefix-tokens must be at least 1");
+    }
+    let prefixes = (0..spec.prefix_groups)
+        .map(|g| {
+            let tag = match nonce {
+                Some(n) => format!("[{n}-g{g}]"),
+                None => format!("[g{g}]"),
+            };
+            let mut rng = SmallRng::seed_from_u64(seed ^ 0xA5A5_0000 ^ g);
+            dataset::exact_text(spec.prefix_tokens, &tag, tok, words, &mut rng)
+        })
+        .collect();
+    Ok(Source::SharedPrefix {
+        prefix_tokens: spec.prefix_tokens,
+        groups: spec.prefix_groups,
+        input,
+        output,
+        prefixes: Arc::new(prefixes),
+    })
+}
+
 impl Workload {
     pub fn build(spec: &DatasetSpec, opts: BodyOptions) -> anyhow::Result<Workload> {
         let seed = spec.seed.unwrap_or_else(|| {
@@ -187,29 +220,10 @@ impl Workload {
             "" | "builtin" => Source::Builtin(spec.prompt.unwrap_or(PromptSize::Medium)),
             "random" => Source::Random { input, output },
             "shared-prefix" => {
-                if spec.prefix_groups == 0 || spec.prefix_tokens == 0 {
-                    anyhow::bail!("--prefix-groups and --prefix-tokens must be at least 1");
-                }
                 let tok = tokenizer
                     .as_deref()
                     .expect("synthetic datasets have a tokenizer");
-                let prefixes = (0..spec.prefix_groups)
-                    .map(|g| {
-                        let tag = match &nonce {
-                            Some(n) => format!("[{n}-g{g}]"),
-                            None => format!("[g{g}]"),
-                        };
-                        let mut rng = SmallRng::seed_from_u64(seed ^ 0xA5A5_0000 ^ g);
-                        dataset::exact_text(spec.prefix_tokens, &tag, tok, &words, &mut rng)
-                    })
-                    .collect();
-                Source::SharedPrefix {
-                    prefix_tokens: spec.prefix_tokens,
-                    groups: spec.prefix_groups,
-                    input,
-                    output,
-                    prefixes: Arc::new(prefixes),
-                }
+                shared_prefix(spec, seed, nonce.as_deref(), tok, &words, input, output)?
             }
             "multi-turn" => {
                 if spec.turns == 0 {
