@@ -292,21 +292,7 @@ async fn read_stream(
             Err(_) if obs.done_marker => break, // the connection went after a complete answer
             Err(err) => {
                 rec.done_ns = t;
-                let n = rec.content_ns.len();
-                return Err(match err {
-                    ChunkError::Cut(Cut::Cancelled) => (
-                        FailureKind::Cancelled,
-                        "stopped by the user mid-stream".into(),
-                    ),
-                    ChunkError::Cut(Cut::Timeout) => (
-                        FailureKind::Timeout,
-                        format!("timed out mid-stream after {n} content events"),
-                    ),
-                    ChunkError::Read(e) => (
-                        FailureKind::StreamBroken,
-                        format!("connection lost after {n} content events: {e}"),
-                    ),
-                });
+                return Err(err.failure(rec.content_ns.len()));
             }
         };
         let was_done = obs.done_marker;
@@ -350,22 +336,42 @@ async fn read_stream(
             break;
         }
     }
-    if let Some(e) = bad {
-        return Err((FailureKind::BadResponse, e));
+    match bad {
+        Some(e) => Err((FailureKind::BadResponse, e)),
+        None if events == 0 && bytes_read > 0 => Err((
+            FailureKind::BadResponse,
+            format!(
+                "the server answered a streaming request with a body that is not an event stream: {}",
+                snippet(&head, 200)
+            ),
+        )),
+        None => Ok(()),
     }
-    if events == 0 && bytes_read > 0 {
-        let why = format!(
-            "the server answered a streaming request with a body that is not an event stream: {}",
-            snippet(&head, 200)
-        );
-        return Err((FailureKind::BadResponse, why));
-    }
-    Ok(())
 }
 
 enum ChunkError {
     Cut(Cut),
     Read(String),
+}
+
+impl ChunkError {
+    /// The failure of a stream cut after `n` content events.
+    fn failure(self, n: usize) -> (FailureKind, String) {
+        match self {
+            ChunkError::Cut(Cut::Cancelled) => (
+                FailureKind::Cancelled,
+                "stopped by the user mid-stream".into(),
+            ),
+            ChunkError::Cut(Cut::Timeout) => (
+                FailureKind::Timeout,
+                format!("timed out mid-stream after {n} content events"),
+            ),
+            ChunkError::Read(e) => (
+                FailureKind::StreamBroken,
+                format!("connection lost after {n} content events: {e}"),
+            ),
+        }
+    }
 }
 
 /// The next piece of a body. After the end marker the answer is complete: take the body's end

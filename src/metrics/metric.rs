@@ -77,22 +77,104 @@ fn one(v: &mut Vec<f64>, x: Option<f64>) {
 }
 
 #[rustfmt::skip]
+/// Names other modules refer to (no metric name is spelled outside this file).
+pub mod names {
+    pub const TTFT: &str = "ttft";
+    pub const ITL: &str = "itl";
+    pub const E2E: &str = "e2e";
+}
+
 pub const SCALARS: &[Scalar] = &[
-    Scalar { name: "req_s", unit: Unit::ReqPerS, better: Better::Higher, get: |s, _| Some(s.throughput.req_s) },
-    Scalar { name: "sent_req_s", unit: Unit::ReqPerS, better: Better::Higher, get: |s, _| s.throughput.sent_req_s },
-    Scalar { name: "tok_s", unit: Unit::TokPerS, better: Better::Higher, get: |s, _| Some(s.throughput.output_tok_s) },
-    Scalar { name: "error_rate", unit: Unit::Fraction, better: Better::Lower, get: |s, _| Some(s.error_rate) },
-    Scalar { name: "requests", unit: Unit::Count, better: Better::Higher, get: |s, _| Some(s.requests.total as f64) },
-    Scalar { name: "ok", unit: Unit::Count, better: Better::Higher, get: |s, _| Some(s.requests.ok as f64) },
-    Scalar { name: "failed", unit: Unit::Count, better: Better::Lower, get: |s, _| Some(s.requests.failed as f64) },
-    Scalar { name: "peak_concurrency", unit: Unit::Count, better: Better::Neutral, get: |s, _| Some(s.concurrency.peak as f64) },
-    Scalar { name: "avg_concurrency", unit: Unit::Count, better: Better::Neutral, get: |s, _| Some(s.concurrency.avg) },
-    Scalar { name: "server_cpu", unit: Unit::Percent, better: Better::Lower, get: |_, m| m?.server_cpu_avg_pct },
-    Scalar { name: "server_cpu_max", unit: Unit::Percent, better: Better::Lower, get: |_, m| m?.server_cpu_max_pct },
-    Scalar { name: "server_rss_mb", unit: Unit::Mb, better: Better::Lower, get: |_, m| m?.server_rss_peak_mb },
-    Scalar { name: "client_cpu", unit: Unit::Percent, better: Better::Lower, get: |_, m| m?.client_cpu_avg_pct },
-    Scalar { name: "client_rss_mb", unit: Unit::Mb, better: Better::Lower, get: |_, m| m?.client_rss_peak_mb },
-    Scalar { name: "memory_slope_mb_min", unit: Unit::MbPerMin, better: Better::Lower, get: |_, m| m?.rss_slope_mb_per_min },
+    Scalar {
+        name: "req_s",
+        unit: Unit::ReqPerS,
+        better: Better::Higher,
+        get: |s, _| Some(s.throughput.req_s),
+    },
+    Scalar {
+        name: "sent_req_s",
+        unit: Unit::ReqPerS,
+        better: Better::Higher,
+        get: |s, _| s.throughput.sent_req_s,
+    },
+    Scalar {
+        name: "tok_s",
+        unit: Unit::TokPerS,
+        better: Better::Higher,
+        get: |s, _| Some(s.throughput.output_tok_s),
+    },
+    Scalar {
+        name: "error_rate",
+        unit: Unit::Fraction,
+        better: Better::Lower,
+        get: |s, _| Some(s.error_rate),
+    },
+    Scalar {
+        name: "requests",
+        unit: Unit::Count,
+        better: Better::Higher,
+        get: |s, _| Some(s.requests.total as f64),
+    },
+    Scalar {
+        name: "ok",
+        unit: Unit::Count,
+        better: Better::Higher,
+        get: |s, _| Some(s.requests.ok as f64),
+    },
+    Scalar {
+        name: "failed",
+        unit: Unit::Count,
+        better: Better::Lower,
+        get: |s, _| Some(s.requests.failed as f64),
+    },
+    Scalar {
+        name: "peak_concurrency",
+        unit: Unit::Count,
+        better: Better::Neutral,
+        get: |s, _| Some(s.concurrency.peak as f64),
+    },
+    Scalar {
+        name: "avg_concurrency",
+        unit: Unit::Count,
+        better: Better::Neutral,
+        get: |s, _| Some(s.concurrency.avg),
+    },
+    Scalar {
+        name: "server_cpu",
+        unit: Unit::Percent,
+        better: Better::Lower,
+        get: |_, m| m?.server_cpu_avg_pct,
+    },
+    Scalar {
+        name: "server_cpu_max",
+        unit: Unit::Percent,
+        better: Better::Lower,
+        get: |_, m| m?.server_cpu_max_pct,
+    },
+    Scalar {
+        name: "server_rss_mb",
+        unit: Unit::Mb,
+        better: Better::Lower,
+        get: |_, m| m?.server_rss_peak_mb,
+    },
+    Scalar {
+        name: "client_cpu",
+        unit: Unit::Percent,
+        better: Better::Lower,
+        get: |_, m| m?.client_cpu_avg_pct,
+    },
+    Scalar {
+        name: "client_rss_mb",
+        unit: Unit::Mb,
+        better: Better::Lower,
+        get: |_, m| m?.client_rss_peak_mb,
+    },
+    Scalar {
+        name: "memory_slope_mb_min",
+        unit: Unit::MbPerMin,
+        better: Better::Lower,
+        get: |_, m| m?.rss_slope_mb_per_min,
+    },
 ];
 
 #[rustfmt::skip]

@@ -180,15 +180,7 @@ impl Summary {
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
         let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
 
-        let mut sources: Vec<TokenSource> = ok.iter().map(|r| r.token_source).collect();
-        sources.sort_by_key(|s| s.name());
-        sources.dedup();
-        let source = match sources.as_slice() {
-            [] => "none".to_string(),
-            [one] => one.name().to_string(),
-            _ => "mixed".to_string(),
-        };
-
+        let source = token_source(&ok);
         Summary {
             requests: RequestCounts {
                 total: measured.len() as u64,
@@ -243,6 +235,18 @@ impl Summary {
             },
             errors,
         }
+    }
+}
+
+/// Where the output counts came from: one source, `mixed`, or `none`.
+fn token_source(ok: &[&RequestRecord]) -> String {
+    let mut sources: Vec<TokenSource> = ok.iter().map(|r| r.token_source).collect();
+    sources.sort_by_key(|s| s.name());
+    sources.dedup();
+    match sources.as_slice() {
+        [] => "none".to_string(),
+        [one] => one.name().to_string(),
+        _ => "mixed".to_string(),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::views;
+use crate::metrics::metric::names;
 use crate::metrics::Summary;
 use crate::report::BenchResult;
 
@@ -353,7 +354,11 @@ pub fn ttft_summary(result: &BenchResult) -> String {
     if let Some(c) = &result.comparison {
         let _ = writeln!(out, "\n=== Improvement Summary ===\n");
         for stat in ["mean", "p50", "p95", "p99"] {
-            if let Some(r) = c.rows.iter().find(|r| r.metric == format!("ttft.{stat}")) {
+            if let Some(r) = c
+                .rows
+                .iter()
+                .find(|r| r.metric == format!("{}.{stat}", names::TTFT))
+            {
                 let reduction = -r.delta;
                 let _ = writeln!(
                     out,
@@ -371,7 +376,7 @@ pub fn ttft_summary(result: &BenchResult) -> String {
         if let Some(p) = c
             .rows
             .iter()
-            .find(|r| r.metric == "ttft.mean")
+            .find(|r| r.metric == format!("{}.mean", names::TTFT))
             .and_then(|r| r.mann_whitney_p)
         {
             let _ = writeln!(out, "  Mann-Whitney U p-value: {p:.4}");

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use super::charts;
 use super::table::{Align, Block, Document, Style, Table, Text};
+use crate::metrics::metric::names;
 use crate::record::RequestRecord;
 use crate::report::BenchResult;
 
@@ -86,13 +87,13 @@ fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<(
                 "TTFT: baseline vs treatment",
                 "TTFT (ms)",
                 &[
-                    ("baseline".into(), values(&a, "ttft")),
-                    ("treatment".into(), values(&b, "ttft")),
+                    ("baseline".into(), values(&a, names::TTFT)),
+                    ("treatment".into(), values(&b, names::TTFT)),
                 ],
             )?,
         ));
     }
-    let ttft = values(&measured, "ttft");
+    let ttft = values(&measured, names::TTFT);
     if !ttft.is_empty() {
         charts.push((
             "ttft-cdf",
@@ -103,7 +104,7 @@ fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<(
             )?,
         ));
     }
-    let e2e = values(&measured, "e2e");
+    let e2e = values(&measured, names::E2E);
     if !e2e.is_empty() {
         charts.push((
             "e2e-cdf",
@@ -114,7 +115,7 @@ fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<(
             )?,
         ));
     }
-    let itl = values(&measured, "itl");
+    let itl = values(&measured, names::ITL);
     if !itl.is_empty() {
         charts.push((
             "itl-histogram",

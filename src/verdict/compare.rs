@@ -119,7 +119,9 @@ fn compare_scalars(base: &crate::metrics::Summary, treat: &crate::metrics::Summa
 
 /// Compare two results: whole, or level by level when both have levels of the same names.
 pub fn compare_results(base: &BenchResult, treat: &BenchResult) -> Vec<Row> {
-    let per_level = !base.levels.is_empty() && !treat.levels.is_empty() && base.command != "ttft";
+    let per_level = !base.levels.is_empty()
+        && !treat.levels.is_empty()
+        && base.command != crate::plan::Command::Ttft.name();
     if !per_level {
         let a: Vec<&RequestRecord> = base.requests.iter().collect();
         let b: Vec<&RequestRecord> = treat.requests.iter().collect();

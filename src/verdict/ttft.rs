@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::metric::names;
 use crate::metrics::metric::Metric;
 use crate::metrics::stats::{bootstrap_ci, Stat};
 use crate::record::RequestRecord;
@@ -28,7 +29,7 @@ pub fn intervals<'a>(
     arm: &str,
     records: impl IntoIterator<Item = &'a RequestRecord>,
 ) -> Option<Intervals> {
-    let values = Metric::dist("ttft")?.values_of(records);
+    let values = Metric::dist(names::TTFT)?.values_of(records);
     let rows: Vec<Interval> = ["mean", "p50", "p95", "p99"]
         .iter()
         .filter_map(|stat| {
@@ -52,7 +53,7 @@ pub fn target_text(t: &str) -> String {
     let bare = t.starts_with(|c: char| c.is_ascii_alphabetic()) && !t.contains('.');
     let name_end = t.find(['<', '>']).unwrap_or(t.len());
     if bare && Metric::lookup(&t[..name_end]).is_none() {
-        format!("ttft.{t}")
+        format!("{}.{t}", names::TTFT)
     } else {
         t.to_string()
     }
