@@ -161,13 +161,6 @@ pub struct RequestRecord {
     pub error: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_timings: Option<ServerTimings>,
-    /// Sent again after the first attempt hit a keep-alive connection the server had closed.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub retries: u32,
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
 }
 
 const NS_PER_MS: f64 = 1e6;

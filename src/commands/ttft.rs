@@ -33,16 +33,8 @@ pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
     if !plan.kind.stretch.is_empty() {
         // Stretch goals are shown, never judged.
         let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
-        println!();
-        for s in &plan.kind.stretch {
-            let o = s.evaluate(judged, None);
-            println!(
-                "  Stretch goal {:<19} {:>16}   {}",
-                o.target,
-                o.shown,
-                if o.passed { "PASSED" } else { "FAILED" }
-            );
-        }
+        let goals: Vec<_> = plan.kind.stretch.iter().map(|s| s.evaluate(judged, None)).collect();
+        print!("\n=== Stretch Goals (shown, never judged) ===\n\n{}", crate::report::views::targets(&goals).to_text(2));
     }
     Ok(code)
 }
