@@ -9,7 +9,8 @@
 //! Prints CPU µs per token for each, their ratio, and the simulator's own CPU per token.
 //!
 //!   cargo bench --bench client_cpu
-//!   STREAMS=200 valgrind --tool=callgrind target/release/deps/client_cpu-*   (instruction counts)
+//!   STREAMS=200 valgrind --tool=callgrind target/release/deps/client_cpu-*   (instruction counts;
+//!   build with `--profile profiling` for symbols)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

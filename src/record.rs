@@ -170,6 +170,13 @@ impl RequestRecord {
         self.error.is_none()
     }
 
+    /// Cancelled by the user or never sent because the run stopped: not the server's failure.
+    pub fn stopped_by_user(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| matches!(e.kind, FailureKind::Cancelled | FailureKind::Dropped))
+    }
+
     /// First content event − sent.
     pub fn ttft_ns(&self) -> Option<u64> {
         self.content_ns

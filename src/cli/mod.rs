@@ -160,6 +160,7 @@ impl OutputArgs {
             output: Vec::new(),
             quiet: true,
             targets: Vec::new(),
+            max_error_rate: None,
             config: None,
             shard: None,
             start_at: None,
@@ -220,6 +221,9 @@ pub struct OutputArgs {
     /// (repeatable). Any failure: exit code 1.
     #[arg(long = "target", value_name = "EXPR")]
     pub targets: Vec<String>,
+    /// Fail (exit 1) when the error rate exceeds this (5% or 0.05): `--target 'error_rate<=5%'`.
+    #[arg(long, value_name = "RATE", value_parser = parse_fraction)]
+    pub max_error_rate: Option<f64>,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -75,6 +75,18 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
     if result.interrupted {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
+    if result.summary.requests.ok == 0 {
+        let s = &result.summary;
+        let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        eprintln!(
+            "error: no request succeeded ({} of {} failed{}{})",
+            s.requests.failed,
+            s.requests.total,
+            if kinds.is_empty() { "" } else { ": " },
+            kinds.join(", ")
+        );
+        return Ok(ExitCode::from(1));
+    }
     if !result.targets_passed() {
         return Ok(ExitCode::from(1));
     }

@@ -33,8 +33,16 @@ pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
     if !plan.kind.stretch.is_empty() {
         // Stretch goals are shown, never judged.
         let judged = result.levels.get(1).map_or(&result.summary, |l| &l.summary);
-        let goals: Vec<_> = plan.kind.stretch.iter().map(|s| s.evaluate(judged, None)).collect();
-        print!("\n=== Stretch Goals (shown, never judged) ===\n\n{}", crate::report::views::targets(&goals).to_text(2));
+        let goals: Vec<_> = plan
+            .kind
+            .stretch
+            .iter()
+            .map(|s| s.evaluate(judged, None))
+            .collect();
+        print!(
+            "\n=== Stretch Goals (shown, never judged) ===\n\n{}",
+            crate::report::views::targets(&goals).to_text(2)
+        );
     }
     Ok(code)
 }

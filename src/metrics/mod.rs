@@ -87,9 +87,15 @@ impl Distribution {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestCounts {
+    /// Measured requests: ok + failed + stopped.
     pub total: u64,
     pub ok: u64,
+    /// Failed on their own account (counted in the error rate).
     pub failed: u64,
+    /// Cut by the user (Ctrl-C) or never sent because the run stopped: kept as records, out of
+    /// the error rate.
+    #[serde(default)]
+    pub stopped: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -156,10 +162,11 @@ impl Summary {
     pub fn from_records(records: &[RequestRecord]) -> Summary {
         let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
         let ok: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.is_ok()).collect();
-        let failed = measured.len() - ok.len();
+        let stopped = measured.iter().filter(|r| r.stopped_by_user()).count();
+        let failed = measured.len() - ok.len() - stopped;
 
         let mut errors = BTreeMap::new();
-        for r in &measured {
+        for r in measured.iter().filter(|r| !r.stopped_by_user()) {
             if let Some(f) = &r.error {
                 *errors.entry(f.kind.name().to_string()).or_insert(0) += 1;
             }
@@ -186,11 +193,12 @@ impl Summary {
                 total: measured.len() as u64,
                 ok: ok.len() as u64,
                 failed: failed as u64,
+                stopped: stopped as u64,
             },
-            error_rate: if measured.is_empty() {
+            error_rate: if ok.len() + failed == 0 {
                 0.0
             } else {
-                failed as f64 / measured.len() as f64
+                failed as f64 / (ok.len() + failed) as f64
             },
             ttft_ms: Distribution::from_values(ok.iter().filter_map(|r| r.ttft_ms()).collect()),
             itl_ms: Distribution::from_values(ok.iter().flat_map(|r| r.itl_ms()).collect()),

@@ -88,12 +88,12 @@ impl Target {
         let (pos, op, len) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
             .iter()
             .find_map(|(s, op)| t.find(s).map(|p| (p, *op, s.len())))
-            .ok_or_else(|| format!("target {text:?}: expected METRIC<=VALUE (operators: < <= > >=), e.g. 'ttft.p95<=550ms'"))?;
+            .ok_or_else(|| format!("{text:?}: expected METRIC<=VALUE (operators: < <= > >=), e.g. 'ttft.p95<=550ms'"))?;
         let name = t[..pos].trim().to_lowercase();
         let value = t[pos + len..].trim().to_lowercase();
         let m = Metric::lookup(&name).ok_or_else(|| {
             format!(
-                "target {text:?}: unknown metric {name:?}; known: {}",
+                "{text:?}: unknown metric {name:?}; known: {}",
                 metric::known()
             )
         })?;
@@ -104,7 +104,7 @@ impl Target {
         let (num, unit) = (&value[..num_end], value[num_end..].trim());
         let v: f64 = num
             .parse()
-            .map_err(|_| format!("target {text:?}: {value:?} is not a number"))?;
+            .map_err(|_| format!("{text:?}: {value:?} is not a number"))?;
         let threshold = match (kind, unit) {
             (Kind::Ms, "" | "ms") => v,
             (Kind::Ms, "s") => v * 1e3,
@@ -113,11 +113,7 @@ impl Target {
             (Kind::Fraction, "%") => v / 100.0,
             (Kind::Percent, "" | "%") => v,
             (Kind::Plain, "" | "tok/s" | "req/s" | "mb") => v,
-            _ => {
-                return Err(format!(
-                    "target {text:?}: unit {unit:?} does not fit {metric}"
-                ))
-            }
+            _ => return Err(format!("{text:?}: unit {unit:?} does not fit {metric}")),
         };
         Ok(Target {
             text: t.to_string(),

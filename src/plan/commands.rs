@@ -54,11 +54,20 @@ pub struct ThroughputPlan {
     pub arrival: Arrival,
     pub burstiness: f64,
     pub duration_s: f64,
+    /// `"30s"` or a request count.
+    #[serde(serialize_with = "warmup_text")]
     pub warmup: Warmup,
     pub max_concurrency: Option<usize>,
     pub max_requests: Option<u64>,
     #[serde(skip)]
     pub open_loop: OpenLoop,
+}
+
+fn warmup_text<S: serde::Serializer>(w: &Warmup, s: S) -> Result<S::Ok, S::Error> {
+    match w {
+        Warmup::Duration(d) => s.serialize_str(&format!("{}s", d.as_secs_f64())),
+        Warmup::Count(n) => s.serialize_u64(*n),
+    }
 }
 
 impl ThroughputPlan {
@@ -313,10 +322,16 @@ impl TtftPlan {
         if let Some(u) = &a.compare_url {
             crate::client::normalize_base_url(u)?;
         }
-        let requirements = ttft_targets(&a.out.targets, "--target")?;
+        let mut requirements = ttft_targets(&a.out.targets, "--target")?;
+        if let Some(x) = a.out.max_error_rate {
+            let t = format!("error_rate<={}%", x * 100.0);
+            requirements.extend(crate::metrics::targets::parse_all(&[t])?);
+        }
         let stretch = ttft_targets(&a.stretch, "--stretch")?;
         let mut out = a.out.clone();
-        out.targets.clear(); // judged by the command, on the treatment arm
+        // Judged by the command, on the treatment arm.
+        out.targets.clear();
+        out.max_error_rate = None;
         let mut common = common(Command::Ttft, &a.target, &a.monitor, &out, None, true, 1)?;
         common.output.requirements.clear();
         let req = RequestArgs {

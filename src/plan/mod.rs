@@ -171,10 +171,14 @@ impl OutputPlan {
         } else {
             None
         };
+        let mut texts = a.targets.clone();
+        if let Some(x) = a.max_error_rate {
+            texts.push(format!("error_rate<={}%", x * 100.0));
+        }
         Ok(OutputPlan {
             outputs: a.output.clone(),
             quiet: a.quiet,
-            requirements: targets::parse_all(&a.targets)?,
+            requirements: targets::parse_all(&texts)?,
             shard,
             start_at: a
                 .start_at

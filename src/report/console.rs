@@ -12,6 +12,13 @@ const RULE: &str = "============================================================
 
 pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     let mut out = String::new();
+    if s.requests.stopped > 0 {
+        let _ = writeln!(
+            out,
+            "  Stopped: {} requests cut or never sent when the run was interrupted (not errors)",
+            s.requests.stopped
+        );
+    }
     if s.requests.failed == 0 {
         return out;
     }
@@ -25,7 +32,11 @@ pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
         kinds.join(", ")
     );
     let mut shown = std::collections::BTreeSet::new();
-    for r in result.requests.iter().filter(|r| !r.warmup) {
+    for r in result
+        .requests
+        .iter()
+        .filter(|r| !r.warmup && !r.stopped_by_user())
+    {
         if let Some(f) = &r.error {
             if shown.insert(f.kind) {
                 let status = f.http_status.map(|s| format!(" {s}")).unwrap_or_default();

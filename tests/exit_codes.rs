@@ -1,0 +1,81 @@
+//! Exit codes and error accounting: a run where nothing succeeded fails; `--max-error-rate` is a
+//! requirement; requests stopped by the user are kept but are not errors.
+
+mod common;
+
+use std::process::ExitCode;
+
+use common::{run_args, start_sim, zero};
+use llmbench::metrics::Summary;
+use llmbench::plan::RunPlan;
+use llmbench::record::{Failure, FailureKind, RequestRecord};
+
+fn failed(id: u64, kind: FailureKind) -> RequestRecord {
+    RequestRecord {
+        id,
+        sent_ns: 1,
+        done_ns: 2,
+        error: Some(Failure {
+            kind,
+            http_status: None,
+            detail: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn stopped_requests_are_kept_but_are_not_errors() {
+    let ok = RequestRecord {
+        id: 0,
+        sent_ns: 1,
+        done_ns: 5,
+        ..Default::default()
+    };
+    let records = vec![
+        ok,
+        failed(1, FailureKind::Http),
+        failed(2, FailureKind::Cancelled),
+        failed(3, FailureKind::Dropped),
+    ];
+    let s = Summary::from_records(&records);
+    assert_eq!(
+        (
+            s.requests.total,
+            s.requests.ok,
+            s.requests.failed,
+            s.requests.stopped
+        ),
+        (4, 1, 1, 2)
+    );
+    assert_eq!(s.error_rate, 0.5);
+    assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
+}
+
+async fn exit_of(cfg: llmbench::sim::SimConfig, extra: &[&str]) -> ExitCode {
+    let sim = start_sim(cfg).await;
+    let args = run_args(&sim.url(), extra);
+    let plan = RunPlan::from_args(&args).unwrap();
+    let r = llmbench::commands::run::execute(&args).await.unwrap();
+    sim.stop().await;
+    llmbench::commands::conclude(&r, String::new(), &plan.common.output).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_which_no_request_succeeded_exits_1() {
+    let mut cfg = zero();
+    cfg.faults.error_rate = 1.0;
+    assert_eq!(exit_of(cfg, &["--runs", "3"]).await, ExitCode::from(1));
+    assert_eq!(exit_of(zero(), &["--runs", "3"]).await, ExitCode::SUCCESS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_error_rate_is_a_requirement() {
+    let mut cfg = zero();
+    cfg.faults.error_rate = 0.5;
+    cfg.seed = 7;
+    let extra = ["--runs", "40", "-c", "4", "--max-error-rate", "5%"];
+    assert_eq!(exit_of(cfg.clone(), &extra).await, ExitCode::from(1));
+    let lenient = ["--runs", "40", "-c", "4", "--max-error-rate", "0.9"];
+    assert_eq!(exit_of(cfg, &lenient).await, ExitCode::SUCCESS);
+}
