@@ -47,6 +47,8 @@ impl Clock {
 pub enum TokenSource {
     /// The server's `usage`.
     Usage,
+    /// The server's own count outside `usage` (llama.cpp's `timings.predicted_n`).
+    ServerTimings,
     /// A tokenizer over the generated text.
     Tokenizer,
     /// The number of content events: approximate, a chunk may carry several tokens.
@@ -60,6 +62,7 @@ impl TokenSource {
     pub fn name(self) -> &'static str {
         match self {
             TokenSource::Usage => "usage",
+            TokenSource::ServerTimings => "server_timings",
             TokenSource::Tokenizer => "tokenizer",
             TokenSource::Events => "events",
             TokenSource::None => "none",

@@ -226,3 +226,34 @@ async fn a_json_body_on_a_stream_is_a_bad_response_naming_it() {
     assert_eq!(e.kind, FailureKind::BadResponse, "{}", e.detail);
     assert!(e.detail.contains("not an event stream"), "{}", e.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_usage_the_servers_own_count_is_used_and_labelled() {
+    // llama.cpp without usage: two content events carrying three tokens, and `timings`.
+    const STREAM: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a b\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" c\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"timings\":{\"predicted_n\":3,\"prompt_n\":4}}\n\ndata: [DONE]\n\n";
+    let addr = one_shot_server("text/event-stream", STREAM, Duration::ZERO).await;
+    let client = Client::new(endpoint(addr, true), 1).unwrap();
+    let rec = client
+        .send(0, "{}".into(), &Clock::start(), &CancellationToken::new())
+        .await;
+    assert!(rec.is_ok(), "{:?}", rec.error);
+    assert_eq!(rec.content_ns.len(), 2);
+    assert_eq!(rec.output_tokens, Some(3));
+    assert_eq!(
+        rec.token_source,
+        llmbench::record::TokenSource::ServerTimings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_below_the_content_events_is_flagged() {
+    const STREAM: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+    let addr = one_shot_server("text/event-stream", STREAM, Duration::ZERO).await;
+    let client = Client::new(endpoint(addr, true), 1).unwrap();
+    let rec = client
+        .send(0, "{}".into(), &Clock::start(), &CancellationToken::new())
+        .await;
+    assert_eq!(rec.output_tokens, Some(1));
+    let s = llmbench::metrics::Summary::from_records(&[rec]);
+    assert_eq!(s.tokens.usage_below_events, 1);
+}

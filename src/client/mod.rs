@@ -424,10 +424,19 @@ fn apply_observation(rec: &mut RequestRecord, obs: Observation, tok: Option<&Tok
     rec.cached_tokens = obs.cached_tokens;
     rec.finish_reason = obs.finish_reason;
     rec.server_timings = obs.server_timings;
+    let predicted = rec
+        .server_timings
+        .as_ref()
+        .and_then(|t| t.predicted_n)
+        .filter(|n| *n >= 0.0 && n.fract() == 0.0);
     match obs.output_tokens {
         Some(n) => {
             rec.output_tokens = Some(n);
             rec.token_source = TokenSource::Usage;
+        }
+        None if predicted.is_some() => {
+            rec.output_tokens = predicted.map(|n| n as u64);
+            rec.token_source = TokenSource::ServerTimings;
         }
         None if tok.is_some() && obs.text.as_deref().is_some_and(|t| !t.is_empty()) => {
             let text = obs.text.as_deref().unwrap_or_default();

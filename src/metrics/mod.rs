@@ -125,8 +125,16 @@ pub struct Tokens {
     pub output: u64,
     /// Prompt tokens served from the server's prefix cache, where usage reported them.
     pub cached: u64,
-    /// `usage`, `tokenizer`, `events` or `mixed` (see the records for each).
+    /// `usage`, `server_timings`, `tokenizer`, `events` or `mixed` (see the records for each).
     pub source: String,
+    /// Successful responses whose `usage` counted fewer output tokens than the content events
+    /// received: the server's count is suspect.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub usage_below_events: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Everything a report needs about one set of records.
@@ -240,6 +248,13 @@ impl Summary {
                 output,
                 cached,
                 source,
+                usage_below_events: ok
+                    .iter()
+                    .filter(|r| {
+                        r.token_source == TokenSource::Usage
+                            && r.output_tokens.unwrap_or(0) < r.content_ns.len() as u64
+                    })
+                    .count() as u64,
             },
             errors,
         }

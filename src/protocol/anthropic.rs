@@ -8,19 +8,35 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{ErrorKind, Observation, SseEvent};
+use super::{lenient_count, ErrorKind, Observation, SseEvent};
 
 pub const VERSION: &str = "2023-06-01";
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_count"
+    )]
     pub input_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_count"
+    )]
     pub output_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_count"
+    )]
     pub cache_read_input_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_count"
+    )]
     pub cache_creation_input_tokens: Option<u64>,
 }
 
@@ -102,8 +118,11 @@ pub struct FullMessage {
 }
 
 fn apply_usage(u: &Usage, obs: &mut Observation) {
+    // The prompt is the uncached input, plus what was read from and written to the cache.
     if let Some(i) = u.input_tokens {
-        obs.prompt_tokens = Some(i + u.cache_read_input_tokens.unwrap_or(0));
+        obs.prompt_tokens = Some(
+            i + u.cache_read_input_tokens.unwrap_or(0) + u.cache_creation_input_tokens.unwrap_or(0),
+        );
     }
     if let Some(o) = u.output_tokens {
         obs.output_tokens = Some(o);
@@ -281,6 +300,22 @@ pub fn error_body(kind: ErrorKind, message: &str) -> Value {
 mod tests {
     use super::*;
     use crate::protocol::Api;
+
+    #[test]
+    fn prompt_tokens_count_cache_reads_and_writes() {
+        let mut obs = Observation::default();
+        let start = r#"{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"c","usage":{"input_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":"20","output_tokens":null}}}"#;
+        on_event(
+            SseEvent {
+                event: "message_start",
+                data: start,
+            },
+            &mut obs,
+        )
+        .unwrap();
+        assert_eq!(obs.prompt_tokens, Some(125));
+        assert_eq!(obs.cached_tokens, Some(100));
+    }
 
     /// Recorded from the documented Messages streaming format.
     const STREAM: &[(&str, &str)] = &[

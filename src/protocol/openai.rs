@@ -8,24 +8,46 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{ErrorKind, Observation, ServerTimings, SseEvent};
+use super::{lenient_count, ErrorKind, Observation, ServerTimings, SseEvent};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    #[serde(default)]
-    pub completion_tokens: u64,
-    #[serde(default)]
-    pub total_tokens: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub completion_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub total_tokens: Option<u64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_details"
+    )]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptTokensDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub cached_tokens: Option<u64>,
+}
+
+/// `usage` of another shape than an object reads as absent (the answer is kept).
+fn lenient_usage<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
+fn lenient_timings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<ServerTimings>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
+/// `prompt_tokens_details` of another shape than an object reads as absent.
+fn lenient_details<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PromptTokensDetails>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
 }
 
 /// A streamed chunk (`chat.completion.chunk` or `text_completion`), read without copying text.
@@ -33,9 +55,9 @@ pub struct PromptTokensDetails {
 pub struct StreamChunk<'a> {
     #[serde(default, borrow)]
     pub choices: Vec<ChunkChoice<'a>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_usage")]
     pub usage: Option<Usage>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_timings")]
     pub timings: Option<ServerTimings>,
     #[serde(default)]
     pub error: Option<serde_json::Value>,
@@ -69,9 +91,9 @@ pub struct Delta<'a> {
 pub struct FullResponse {
     #[serde(default)]
     pub choices: Vec<FullChoice>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_usage")]
     pub usage: Option<Usage>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_timings")]
     pub timings: Option<ServerTimings>,
     #[serde(default)]
     pub error: Option<serde_json::Value>,
@@ -109,8 +131,12 @@ pub fn error_message(v: &serde_json::Value) -> String {
 }
 
 fn apply_usage(u: &Usage, obs: &mut Observation) {
-    obs.prompt_tokens = Some(u.prompt_tokens);
-    obs.output_tokens = Some(u.completion_tokens);
+    if u.prompt_tokens.is_some() {
+        obs.prompt_tokens = u.prompt_tokens;
+    }
+    if u.completion_tokens.is_some() {
+        obs.output_tokens = u.completion_tokens;
+    }
     if let Some(c) = u
         .prompt_tokens_details
         .as_ref()
@@ -340,6 +366,20 @@ mod tests {
             }
         }
         (obs, content)
+    }
+
+    #[test]
+    fn odd_optional_counters_never_discard_an_answer() {
+        let (obs, content) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":null,"completion_tokens":"7","total_tokens":1.5,"prompt_tokens_details":null},"timings":{"predicted_n":"7","prompt_ms":null}}"#,
+        ]);
+        assert_eq!(content, 1);
+        assert_eq!(obs.output_tokens, Some(7));
+        assert_eq!(obs.prompt_tokens, None);
+        assert_eq!(obs.server_timings.unwrap().predicted_n, Some(7.0));
+        let (obs, _) = feed(&[r#"{"choices":[],"usage":"n/a","timings":[1]}"#]);
+        assert_eq!(obs.output_tokens, None);
     }
 
     #[test]

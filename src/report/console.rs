@@ -12,6 +12,13 @@ const RULE: &str = "============================================================
 
 pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     let mut out = String::new();
+    if s.tokens.usage_below_events > 0 {
+        let _ = writeln!(
+            out,
+            "  WARNING: {} responses reported fewer output tokens in usage than the content events received",
+            s.tokens.usage_below_events
+        );
+    }
     if s.requests.stopped > 0 {
         let _ = writeln!(
             out,

@@ -41,9 +41,14 @@ impl Tokenizer {
                         "--tokenizer {path:?}: not a built-in encoding (cl100k_base, o200k_base) nor a tokenizer.json file"
                     );
                 }
-                let tok = tokenizers::Tokenizer::from_file(path)
+                let mut tok = tokenizers::Tokenizer::from_file(path)
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .with_context(|| format!("--tokenizer {path}: cannot load the tokenizer"))?;
+                // A published file may truncate (at the model's context) or pad (to a fixed
+                // length): counting must see exactly the text, so both are turned off.
+                tok.with_truncation(None)
+                    .map_err(|e| anyhow::anyhow!("--tokenizer {path}: {e}"))?;
+                tok.with_padding(None);
                 Tokenizer::HuggingFace {
                     path: path.into(),
                     tok: Box::new(tok),
@@ -94,6 +99,30 @@ mod tests {
         assert_eq!(t.decode(&t.encode("round trip, ok?")), "round trip, ok?");
         let o = Tokenizer::load("o200k_base").unwrap();
         assert!(o.count("hello world") >= 2);
+    }
+
+    #[test]
+    fn a_files_truncation_and_padding_do_not_change_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        std::fs::write(
+            &p,
+            r#"{"version":"1.0",
+            "truncation":{"direction":"Right","max_length":4,"strategy":"LongestFirst","stride":0},
+            "padding":{"strategy":{"Fixed":16},"direction":"Right","pad_to_multiple_of":null,"pad_id":0,"pad_type_id":0,"pad_token":"[PAD]"},
+            "added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},
+            "post_processor":null,"decoder":null,
+            "model":{"type":"WordLevel","vocab":{"[PAD]":0,"[UNK]":1,"a":2,"b":3,"c":4},"unk_token":"[UNK]"}}"#,
+        )
+        .unwrap();
+        let raw = tokenizers::Tokenizer::from_file(&p).unwrap();
+        let text = "a b c a b c a b";
+        // As published: cut to 4 tokens, then padded to 16, whatever the text.
+        assert_eq!(raw.encode(text, false).unwrap().get_ids().len(), 16);
+        assert_eq!(raw.encode("a", false).unwrap().get_ids().len(), 16);
+        let t = Tokenizer::load(p.to_str().unwrap()).unwrap();
+        assert_eq!(t.count(text), 8);
+        assert_eq!(t.count("a"), 1);
     }
 
     #[test]
