@@ -257,3 +257,82 @@ async fn usage_below_the_content_events_is_flagged() {
     let s = llmbench::metrics::Summary::from_records(&[rec]);
     assert_eq!(s.tokens.usage_below_events, 1);
 }
+
+/// Answers every request with `status` and a body echoing the request's headers, as debugging
+/// proxies and some gateways do; or, with `location`, a redirect there.
+async fn echo_server(
+    status: u16,
+    location: Option<String>,
+) -> (std::net::SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let h = h.clone();
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                h.fetch_add(1, Ordering::Relaxed);
+                let echoed = String::from_utf8_lossy(&buf[..n]).replace(['\r', '\n'], " ");
+                let body = format!("{{\"error\":\"denied\",\"request\":{echoed:?}}}");
+                let extra = location
+                    .map(|l| format!("location: {l}\r\n"))
+                    .unwrap_or_default();
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+fn secret_endpoint(addr: std::net::SocketAddr, api: Api) -> Endpoint {
+    Endpoint {
+        headers: build_headers(
+            api,
+            Some("sk-live-SECRET-0123"),
+            &["X-Team-Token: tt-9876-SECRET".into()],
+        )
+        .unwrap(),
+        api,
+        ..endpoint(addr, false)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_echoed_in_an_error_body_are_redacted() {
+    let (addr, _) = echo_server(401, None).await;
+    for api in [Api::Chat, Api::Messages] {
+        let client = Client::new(secret_endpoint(addr, api), 1).unwrap();
+        let rec = client
+            .send(0, "{}".into(), &Clock::start(), &CancellationToken::new())
+            .await;
+        let e = rec.error.expect("a failure");
+        assert_eq!(e.http_status, Some(401));
+        assert!(!e.detail.contains("SECRET"), "{api:?}: {}", e.detail);
+        assert!(e.detail.contains("[redacted]"), "{api:?}: {}", e.detail);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_is_not_followed_with_credentials() {
+    let (other, other_hits) = echo_server(200, None).await;
+    let (addr, _) = echo_server(307, Some(format!("http://{other}/v1/chat/completions"))).await;
+    let client = Client::new(secret_endpoint(addr, Api::Chat), 1).unwrap();
+    let rec = client
+        .send(0, "{}".into(), &Clock::start(), &CancellationToken::new())
+        .await;
+    let e = rec.error.expect("a failure");
+    assert!(e.detail.contains("another origin"), "{}", e.detail);
+    assert_eq!(
+        other_hits.load(Ordering::Relaxed),
+        0,
+        "nothing reached the other host"
+    );
+}

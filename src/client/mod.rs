@@ -64,6 +64,53 @@ pub struct Client {
     endpoint: Endpoint,
     /// Counts output tokens from the text when the server reports no usage.
     tokenizer: Option<Arc<Tokenizer>>,
+    /// Values never to record or print (the key, header values, URL credentials).
+    secrets: Arc<Vec<String>>,
+}
+
+/// The secret values of a header map: every value marked sensitive (the API key, `-H`
+/// values), and the token inside `Bearer …` / `Basic …`.
+pub fn secrets_of(headers: &HeaderMap) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in headers.values().filter(|v| v.is_sensitive()) {
+        let Ok(text) = v.to_str() else { continue };
+        out.push(text.to_string());
+        if let Some((_, token)) = text.split_once(' ') {
+            out.push(token.to_string());
+        }
+    }
+    out.retain(|s| s.len() >= 4);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
+}
+
+/// `text` with every secret value replaced by `[redacted]`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+/// Redirects are followed within the target's origin only: credentials never go to another
+/// host, and the request fails naming the redirect.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(|u| u.origin());
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if first.as_ref() != Some(&attempt.url().origin()) {
+            let to = attempt.url().origin().ascii_serialization();
+            attempt.error(format!(
+                "redirect to another origin ({to}) not followed: credentials are not sent to another host"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl Client {
@@ -80,16 +127,19 @@ impl Client {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(max_connections.max(1))
             .pool_idle_timeout(idle)
+            .redirect(same_origin_redirects())
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
         let url = format!("{}{}", endpoint.base, &endpoint.api.path()["/v1".len()..]);
+        let secrets = Arc::new(secrets_of(&endpoint.headers));
         Ok(Client {
             http,
             url,
             endpoint,
             tokenizer: None,
+            secrets,
         })
     }
 
@@ -126,8 +176,25 @@ impl Client {
         &self.url
     }
 
-    /// Send one prepared body and time it. Never fails: failures are in the record.
+    /// Send one prepared body and time it. Never fails: failures are in the record, with every
+    /// secret value redacted from their details (servers and proxies echo headers).
     pub async fn send(
+        &self,
+        id: u64,
+        body: Bytes,
+        clock: &Clock,
+        cancel: &CancellationToken,
+    ) -> RequestRecord {
+        let mut rec = self.exchange(id, body, clock, cancel).await;
+        if let Some(e) = &mut rec.error {
+            if !self.secrets.is_empty() {
+                e.detail = redact(&e.detail, &self.secrets);
+            }
+        }
+        rec
+    }
+
+    async fn exchange(
         &self,
         id: u64,
         body: Bytes,
@@ -163,7 +230,9 @@ impl Client {
             // never written (a pooled connection found closed); anything else may have reached
             // the server, and sending it again would count it twice.
             Ok(Err(e)) => {
-                let kind = if e.is_connect() {
+                let kind = if e.is_redirect() {
+                    FailureKind::Http
+                } else if e.is_connect() {
                     FailureKind::Connect
                 } else if e.is_timeout() {
                     FailureKind::Timeout

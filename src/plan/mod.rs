@@ -99,17 +99,27 @@ pub struct TargetPlan {
 
 impl TargetPlan {
     pub fn from_args(a: &TargetArgs) -> anyhow::Result<TargetPlan> {
-        if let Some(u) = &a.url {
-            crate::client::normalize_base_url(u)?;
-        }
+        let (url, credentials) = match &a.url {
+            Some(u) => {
+                let (clean, credentials) = without_userinfo(u)?;
+                crate::client::normalize_base_url(&clean)?;
+                (Some(clean), credentials)
+            }
+            None => (None, None),
+        };
         let env_key = match a.api {
             Api::Messages => std::env::var("ANTHROPIC_API_KEY").ok(),
             _ => std::env::var("OPENAI_API_KEY").ok(),
         };
         let key = a.api_key.clone().or(env_key);
-        let headers = crate::protocol::build_headers(a.api, key.as_deref(), &a.headers)?;
+        let mut headers = crate::protocol::build_headers(a.api, key.as_deref(), &a.headers)?;
+        if let Some(basic) = credentials {
+            headers
+                .entry(reqwest::header::AUTHORIZATION)
+                .or_insert(basic);
+        }
         Ok(TargetPlan {
-            url: a.url.clone(),
+            url,
             api: a.api,
             model: a.model.clone(),
             backend: a.backend.clone(),
@@ -124,6 +134,25 @@ impl TargetPlan {
             sim_profile: a.sim_profile,
         })
     }
+}
+
+/// `http://user:pass@host` → `http://host` and the credentials as a (sensitive) Basic
+/// authorization: a URL is printed and written into results, credentials never are.
+fn without_userinfo(url: &str) -> anyhow::Result<(String, Option<reqwest::header::HeaderValue>)> {
+    let Ok(mut parsed) = reqwest::Url::parse(url.trim()) else {
+        return Ok((url.to_string(), None)); // normalize_base_url names the problem
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return Ok((url.to_string(), None));
+    }
+    use base64::Engine;
+    let pair = format!("{}:{}", parsed.username(), parsed.password().unwrap_or(""));
+    let token = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Basic {token}"))?;
+    v.set_sensitive(true);
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    Ok((parsed.as_str().to_string(), Some(v)))
 }
 
 /// Resource monitoring while the load runs.
@@ -358,4 +387,22 @@ fn above_zero(name: &str, v: f64, example: &str) -> anyhow::Result<()> {
         bail!("{name} must be a number > 0 (e.g. {name} {example}), not {v}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_leave_the_url_for_a_sensitive_header() {
+        let (url, auth) = without_userinfo("http://alice:s3cret@127.0.0.1:8000/v1").unwrap();
+        assert_eq!(url, "http://127.0.0.1:8000/v1");
+        let auth = auth.unwrap();
+        assert!(auth.is_sensitive());
+        assert_eq!(auth.to_str().unwrap(), "Basic YWxpY2U6czNjcmV0");
+        assert!(without_userinfo("http://127.0.0.1:8000")
+            .unwrap()
+            .1
+            .is_none());
+    }
 }
