@@ -57,6 +57,9 @@ impl Session {
                 target.info.model
             );
         }
+        if let Some(url) = &plan.monitor.metrics_url {
+            check_metrics_url(url).await?;
+        }
         let metrics_url = plan.monitor.metrics_url.clone().or_else(|| {
             target
                 .sim
@@ -264,6 +267,38 @@ pub fn result(
         .collect();
     result.monitor = monitor;
     result
+}
+
+/// `--metrics-url` must answer with Prometheus text before the run starts.
+async fn check_metrics_url(url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let resp = http.get(url).send().await.map_err(|e| {
+        anyhow::anyhow!(
+            "--metrics-url {url}: cannot reach it: {}",
+            crate::client::error_chain(&e)
+        )
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!("--metrics-url {url}: HTTP {status}, not a Prometheus endpoint");
+    }
+    let text = resp.text().await.unwrap_or_default();
+    let looks_like_prometheus = text.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with("# TYPE") || l.starts_with("# HELP") || {
+            let mut parts = l.rsplitn(2, ' ');
+            let value = parts.next().unwrap_or("");
+            parts.next().is_some() && value.parse::<f64>().is_ok() && !l.starts_with('{')
+        }
+    });
+    if !looks_like_prometheus {
+        anyhow::bail!(
+            "--metrics-url {url}: the answer is not Prometheus text (e.g. vLLM's http://HOST:8000/metrics)"
+        );
+    }
+    Ok(())
 }
 
 /// Seconds from t0 of the first measured send and the last measured completion.

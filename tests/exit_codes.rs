@@ -79,3 +79,33 @@ async fn max_error_rate_is_a_requirement() {
     let lenient = ["--runs", "40", "-c", "4", "--max-error-rate", "0.9"];
     assert_eq!(exit_of(cfg, &lenient).await, ExitCode::SUCCESS);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_url_that_is_not_prometheus_is_refused_before_the_run() {
+    let sim = start_sim(zero()).await;
+    let url = sim.url();
+    let root = url.trim_end_matches("/v1").to_string();
+    for (metrics, why) in [
+        ("http://127.0.0.1:1/metrics".to_string(), "cannot reach"),
+        (format!("{root}/v1/models"), "not Prometheus"),
+    ] {
+        let args = common::throughput_args(
+            &url,
+            &["--rate", "5", "--duration", "1s", "--metrics-url", &metrics],
+        );
+        let err = llmbench::commands::throughput::execute(&args).await.unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("--metrics-url") && msg.contains(why), "{msg}");
+    }
+    assert_eq!(
+        sim.stats.requests_received.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no request was sent"
+    );
+    let ok = common::throughput_args(
+        &url,
+        &["--rate", "5", "--duration", "1s", "--metrics-url", &format!("{root}/metrics")],
+    );
+    llmbench::commands::throughput::execute(&ok).await.unwrap();
+    sim.stop().await;
+}
