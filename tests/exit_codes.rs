@@ -93,18 +93,29 @@ async fn a_metrics_url_that_is_not_prometheus_is_refused_before_the_run() {
             &url,
             &["--rate", "5", "--duration", "1s", "--metrics-url", &metrics],
         );
-        let err = llmbench::commands::throughput::execute(&args).await.unwrap_err();
+        let err = llmbench::commands::throughput::execute(&args)
+            .await
+            .unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("--metrics-url") && msg.contains(why), "{msg}");
     }
     assert_eq!(
-        sim.stats.requests_received.load(std::sync::atomic::Ordering::Relaxed),
+        sim.stats
+            .requests_received
+            .load(std::sync::atomic::Ordering::Relaxed),
         0,
         "no request was sent"
     );
     let ok = common::throughput_args(
         &url,
-        &["--rate", "5", "--duration", "1s", "--metrics-url", &format!("{root}/metrics")],
+        &[
+            "--rate",
+            "5",
+            "--duration",
+            "1s",
+            "--metrics-url",
+            &format!("{root}/metrics"),
+        ],
     );
     llmbench::commands::throughput::execute(&ok).await.unwrap();
     sim.stop().await;

@@ -203,129 +203,129 @@ async fn kv_budget_makes_sequences_wait() {
     sim.stop().await;
 }
 
-/// Median of measured/predicted TTFT over requests, using the prompt tokens each one reported.
-/// `transport_ms`: what a request costs with no model at all (HTTP on loopback, parsing,
-/// waking the engine), measured against a zero-delay simulator in the same test.
-fn ttft_ratio(cfg: &SimConfig, r: &llmbench::report::BenchResult, transport_ms: f64) -> f64 {
-    let mut ratios: Vec<f64> = r
-        .requests
-        .iter()
-        .filter(|r| !r.warmup && r.is_ok())
-        .map(|rec| {
-            (rec.ttft_ms().unwrap() - transport_ms)
-                / cfg.predicted_single_stream(rec.prompt_tokens.unwrap()).0
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
+fn p50(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    llmbench::metrics::percentile(&v, 50.0)
+}
+
+/// The server's own TTFT and ITL p50 (ms), from its log, and the log cleared.
+fn server_p50s(sim: &llmbench::sim::SimHandle) -> (f64, f64) {
+    let mut log = sim.stats.log.lock().unwrap();
+    let ttft = p50(log.ttft_ns.iter().map(|&n| n as f64 / 1e6).collect());
+    let itl = p50(log.itl_ns.iter().map(|&n| n as f64 / 1e6).collect());
+    *log = Default::default();
+    (ttft, itl)
+}
+
+fn logged(p: Profile) -> SimConfig {
+    SimConfig {
+        log_timings: true,
+        ..SimConfig::profile(p)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calibration_single_stream_and_eight_streams_match_the_model() {
-    // The cost of the transport alone: TTFT against a simulator with no delays.
-    let zero_sim = start_sim(zero()).await;
-    let z = execute(&run_args(
-        &zero_sim.url(),
-        &[
+async fn single_stream_and_eight_streams_measure_what_the_server_did() {
+    // Judged against the simulator's own log of each token, not against its model: a busy
+    // machine makes both late alike. The model is only a floor (a step is never shorter).
+    for profile in [Profile::Small, Profile::Medium] {
+        let cfg = logged(profile);
+        let sim = start_sim(cfg.clone()).await;
+        let args = [
             "--stream",
             "--runs",
-            "10",
+            "6",
             "--max-tokens",
-            "4",
+            "24",
             "--prompt",
             "long",
-        ],
-    ))
-    .await
-    .unwrap();
-    let transport_ms = z.summary.ttft_ms.as_ref().unwrap().p50;
-    assert!(transport_ms < 5.0, "loopback transport {transport_ms} ms");
-    zero_sim.stop().await;
-    for profile in [Profile::Small, Profile::Medium] {
-        let cfg = SimConfig::profile(profile);
-        let sim = start_sim(cfg.clone()).await;
-        let r = execute(&run_args(
-            &sim.url(),
-            &[
-                "--stream",
-                "--runs",
-                "6",
-                "--max-tokens",
-                "24",
-                "--prompt",
-                "long",
-            ],
-        ))
-        .await
-        .unwrap();
-        let (_, itl) = cfg.predicted_single_stream(0);
-        let measured_itl = r.summary.itl_ms.as_ref().unwrap().p50;
+            "--warmup",
+            "0",
+        ];
+        let r = execute(&run_args(&sim.url(), &args)).await.unwrap();
+        let (server_ttft, server_itl) = server_p50s(&sim);
+        let itl = r.summary.itl_ms.as_ref().unwrap().p50;
         assert!(
-            (measured_itl / itl - 1.0).abs() < 0.02,
-            "{profile:?}: ITL {measured_itl} vs model {itl}"
+            (itl / server_itl - 1.0).abs() < 0.02,
+            "{profile:?}: ITL {itl} ms, the server's {server_itl} ms"
         );
-        let ratio = ttft_ratio(&cfg, &r, transport_ms);
+        let ttft = r.summary.ttft_ms.as_ref().unwrap().p50;
         assert!(
-            (ratio - 1.0).abs() < 0.02,
-            "{profile:?}: TTFT measured/model = {ratio}"
+            ttft >= server_ttft && ttft - server_ttft < (0.05 * server_ttft).max(5.0),
+            "{profile:?}: TTFT {ttft} ms, the server's {server_ttft} ms"
+        );
+        let (_, model_itl) = cfg.predicted_single_stream(0);
+        assert!(
+            server_itl >= 0.99 * model_itl,
+            "{profile:?}: a step is never shorter"
         );
 
-        // 8 concurrent streams: every step takes base + 8 × per_seq.
-        let r = execute(&run_args(
-            &sim.url(),
-            &[
-                "--stream",
-                "--runs",
-                "8",
-                "-c",
-                "8",
-                "--warmup",
-                "0",
-                "--max-tokens",
-                "40",
-            ],
-        ))
-        .await
-        .unwrap();
-        let step8 = cfg.decode_base_ms + 8.0 * cfg.decode_per_seq_ms;
+        // 8 concurrent streams: every step takes base + 8 × per_seq at least.
+        let args = [
+            "--stream",
+            "--runs",
+            "8",
+            "-c",
+            "8",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "40",
+        ];
+        let r = execute(&run_args(&sim.url(), &args)).await.unwrap();
+        let (_, server_itl8) = server_p50s(&sim);
         let itl8 = r.summary.itl_ms.as_ref().unwrap().p50;
         assert!(
-            (itl8 / step8 - 1.0).abs() < 0.02,
-            "{profile:?}: ITL at 8 streams {itl8} vs model {step8}"
+            (itl8 / server_itl8 - 1.0).abs() < 0.02,
+            "{profile:?}: ITL at 8 streams {itl8} ms, the server's {server_itl8} ms"
+        );
+        let step8 = cfg.decode_base_ms + 8.0 * cfg.decode_per_seq_ms;
+        assert!(
+            server_itl8 >= 0.99 * step8,
+            "{profile:?}: {server_itl8} vs {step8}"
         );
         sim.stop().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calibration_batching_curve_matches_the_model() {
+async fn batching_curve_counts_what_the_server_generated() {
+    // Every token the server generated is counted once; throughput never beats the model
+    // (steps are never shorter than modelled). How close it comes is a figure, printed here and
+    // in `cargo bench --bench load`, never a pass/fail on a shared machine.
     let cfg = SimConfig::profile(Profile::Small);
     let sim = start_sim(cfg.clone()).await;
     let tokens = 32.0;
     println!("| concurrency | model tok/s | measured tok/s | ratio |");
     println!("|---:|---:|---:|---:|");
     for c in [1usize, 2, 4, 8, 16, 32] {
+        let before = sim
+            .stats
+            .generation_tokens_total
+            .load(std::sync::atomic::Ordering::Relaxed);
         let runs = (3 * c).to_string();
         let cs = c.to_string();
-        let r = execute(&run_args(
-            &sim.url(),
-            &[
-                "--stream",
-                "--runs",
-                &runs,
-                "-c",
-                &cs,
-                "--warmup",
-                "0",
-                "--max-tokens",
-                "32",
-                "--prompt",
-                "short",
-            ],
-        ))
-        .await
-        .unwrap();
+        let args = [
+            "--stream",
+            "--runs",
+            &runs,
+            "-c",
+            &cs,
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "32",
+            "--prompt",
+            "short",
+        ];
+        let r = execute(&run_args(&sim.url(), &args)).await.unwrap();
         assert_eq!(r.summary.requests.ok, 3 * c as u64);
+        let generated = sim
+            .stats
+            .generation_tokens_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before;
+        assert_eq!(r.summary.tokens.output, generated, "c={c}");
         // Steady state: c sequences per step, and c/tokens prefills per step on average.
         let prompt = r.summary.tokens.prompt as f64 / r.summary.requests.ok as f64;
         let prefill_ms = cfg.prefill_base_ms + prompt / cfg.prefill_tok_s * 1e3;
@@ -338,8 +338,8 @@ async fn calibration_batching_curve_matches_the_model() {
             measured / model
         );
         assert!(
-            (measured / model - 1.0).abs() < 0.05,
-            "c={c}: {measured:.0} tok/s vs model {model:.0}"
+            measured <= model * 1.05,
+            "c={c}: {measured:.0} tok/s beats the model {model:.0}"
         );
     }
     sim.stop().await;

@@ -68,6 +68,9 @@ struct Seq {
     rng: SmallRng,
     tx: mpsc::UnboundedSender<Token>,
     done: bool,
+    /// When the handler submitted it (the server's own TTFT starts there).
+    enqueued: Instant,
+    last_token: Option<Instant>,
 }
 
 pub struct Engine {
@@ -211,6 +214,8 @@ impl Engine {
                 rng: SmallRng::seed_from_u64(s.seed),
                 tx,
                 done: false,
+                enqueued: s.enqueued,
+                last_token: None,
             });
         }
     }
@@ -250,6 +255,11 @@ impl Engine {
         let eos_prob = self.cfg.eos_prob;
         let mut generated = 0u64;
         let mut prefilled = 0u64;
+        let now = Instant::now();
+        let mut log = self
+            .cfg
+            .log_timings
+            .then(|| self.stats.log.lock().unwrap_or_else(|e| e.into_inner()));
         for s in &mut self.running {
             if s.step_prefill > 0 {
                 s.prompt_left -= s.step_prefill;
@@ -262,6 +272,13 @@ impl Engine {
             }
             s.generated += 1;
             generated += 1;
+            if let Some(log) = log.as_mut() {
+                match s.last_token {
+                    None => log.ttft_ns.push((now - s.enqueued).as_nanos() as u64),
+                    Some(t) => log.itl_ns.push((now - t).as_nanos() as u64),
+                }
+            }
+            s.last_token = Some(now);
             let finish = if s.generated >= s.max_tokens {
                 Some(Finish::Length)
             } else if !s.ignore_eos && eos_prob > 0.0 && s.rng.gen::<f64>() < eos_prob {
@@ -274,6 +291,7 @@ impl Engine {
                 s.done = true; // finished, or the client disconnected: free the slot at once
             }
         }
+        drop(log);
         let mut freed = 0;
         self.running.retain(|s| {
             if s.done {

@@ -112,6 +112,10 @@ pub struct SimConfig {
     #[serde(default)]
     pub prefix_caching: bool,
     pub faults: Faults,
+    /// Keep the server's own account of every token's timing ([`SimStats::log`]): what tests
+    /// judge the client against.
+    #[serde(default)]
+    pub log_timings: bool,
 }
 
 impl SimConfig {
@@ -142,6 +146,7 @@ impl SimConfig {
                 error_status: 500,
                 ..Faults::default()
             },
+            log_timings: false,
         }
     }
 
@@ -206,6 +211,16 @@ pub struct SimStats {
     pub generation_tokens_total: AtomicU64,
     pub requests_received: AtomicU64,
     pub requests_by_status: Mutex<BTreeMap<u16, u64>>,
+    /// With `log_timings`: what the server did, token by token.
+    pub log: Mutex<ServerLog>,
+}
+
+/// The server's own timings: per sequence, queueing + prefill until the first token
+/// (submitted → first token), and the gaps between its tokens, in ns.
+#[derive(Debug, Default, Clone)]
+pub struct ServerLog {
+    pub ttft_ns: Vec<u64>,
+    pub itl_ns: Vec<u64>,
 }
 
 impl SimStats {
