@@ -173,12 +173,7 @@ impl Summary {
         let stopped = measured.iter().filter(|r| r.stopped_by_user()).count();
         let failed = measured.len() - ok.len() - stopped;
 
-        let mut errors = BTreeMap::new();
-        for r in measured.iter().filter(|r| !r.stopped_by_user()) {
-            if let Some(f) = &r.error {
-                *errors.entry(f.kind.name().to_string()).or_insert(0) += 1;
-            }
-        }
+        let errors = errors_by_kind(&measured);
 
         let window_start = measured
             .iter()
@@ -248,17 +243,27 @@ impl Summary {
                 output,
                 cached,
                 source,
-                usage_below_events: ok
-                    .iter()
-                    .filter(|r| {
-                        r.token_source == TokenSource::Usage
-                            && r.output_tokens.unwrap_or(0) < r.content_ns.len() as u64
-                    })
-                    .count() as u64,
+                usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
             },
             errors,
         }
     }
+}
+
+/// Failures by kind, apart from requests the user stopped.
+fn errors_by_kind(measured: &[&RequestRecord]) -> BTreeMap<String, u64> {
+    let mut errors = BTreeMap::new();
+    for r in measured.iter().filter(|r| !r.stopped_by_user()) {
+        if let Some(f) = &r.error {
+            *errors.entry(f.kind.name().to_string()).or_insert(0) += 1;
+        }
+    }
+    errors
+}
+
+/// `usage` counted fewer output tokens than the content events received.
+fn usage_below_events(r: &RequestRecord) -> bool {
+    r.token_source == TokenSource::Usage && r.output_tokens.unwrap_or(0) < r.content_ns.len() as u64
 }
 
 /// Where the output counts came from: one source, `mixed`, or `none`.
