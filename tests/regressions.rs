@@ -71,7 +71,7 @@ fn check_fails_when_half_the_requests_succeed() {
 fn check_fails_when_the_current_result_lacks_a_metric_of_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let base = run_result(dir.path(), "base.json", &["--runs", "4", "--stream"]);
-    let cur = run_result(dir.path(), "cur.json", &["--runs", "4"]);
+    let cur = run_result(dir.path(), "cur.json", &["--runs", "4", "--no-stream"]);
     let o = llmbench(&[
         "check",
         "--baseline",

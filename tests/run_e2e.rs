@@ -67,8 +67,8 @@ async fn every_dialect_streamed_and_whole_counts_tokens_from_usage() {
     for api in ["chat", "completions", "messages"] {
         for stream in [true, false] {
             let mut extra = vec!["--api", api, "--runs", "4", "--max-tokens", "17", "-c", "2"];
-            if stream {
-                extra.push("--stream");
+            if !stream {
+                extra.push("--no-stream");
             }
             let r = execute(&run_args(&sim.url(), &extra)).await.unwrap();
             let s = &r.summary;

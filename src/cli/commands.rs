@@ -102,9 +102,12 @@ pub struct RunArgs {
     /// Maximum tokens to generate per request.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
-    /// Stream the response (measures TTFT, ITL and TPOT).
-    #[arg(long)]
+    /// Stream the response (the default: measures TTFT, ITL and TPOT).
+    #[arg(long, overrides_with = "no_stream")]
     pub stream: bool,
+    /// Whole responses, not streamed (then TTFT, ITL and TPOT are not measured).
+    #[arg(long, overrides_with = "stream")]
+    pub no_stream: bool,
     /// Requests in flight at once (closed loop).
     #[arg(long, short = 'c', default_value_t = 1)]
     pub concurrency: usize,
@@ -191,9 +194,12 @@ pub struct SuiteArgs {
     /// Built-in prompt size (a tier may set its own).
     #[arg(long, default_value = "medium", value_parser = choice::<PromptSize>())]
     pub prompt: PromptSize,
-    /// Stream the responses (measures TTFT, ITL, TPOT).
-    #[arg(long)]
+    /// Stream the responses (the default: measures TTFT, ITL, TPOT).
+    #[arg(long, overrides_with = "no_stream")]
     pub stream: bool,
+    /// Whole responses, not streamed.
+    #[arg(long, overrides_with = "stream")]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Args, Clone)]

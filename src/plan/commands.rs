@@ -25,16 +25,17 @@ impl RunPlan {
     pub fn from_args(a: &RunArgs) -> anyhow::Result<Plan<RunPlan>> {
         positive("--runs", a.runs)?;
         positive("--concurrency", a.concurrency as u64)?;
+        let stream = !a.no_stream;
         let common = common(
             Command::Run,
             &a.target,
             &MonitorArgs::default(),
             &a.out,
             Some(&a.request),
-            a.stream,
+            stream,
             a.concurrency,
         )?;
-        let requests = Requests::load(&a.request, &common.target, a.max_tokens, a.stream)?;
+        let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
         Ok(Plan {
             common,
             requests,
@@ -443,6 +444,7 @@ impl SuitePlan {
         positive("--runs", a.runs)?;
         positive("--max-tokens", a.max_tokens as u64)?;
         let output = OutputPlan::from_args(&a.out, Command::Suite)?;
+        let stream = !a.no_stream;
         let tiers = load_tiers(a.out.config.as_deref())?;
         let mut planned = Vec::new();
         for tier in &tiers {
@@ -468,10 +470,10 @@ impl SuitePlan {
                     quiet: a.out.quiet,
                     ..OutputPlan::none()
                 },
-                stream: a.stream,
+                stream,
                 max_connections: 1,
             };
-            let requests = Requests::load(&req, &common.target, max_tokens, a.stream)?;
+            let requests = Requests::load(&req, &common.target, max_tokens, stream)?;
             planned.push(TierPlan {
                 tier: tier.clone(),
                 plan: Plan {
@@ -489,7 +491,7 @@ impl SuitePlan {
             runs: a.runs,
             warmup: a.warmup,
             max_tokens: a.max_tokens,
-            stream: a.stream,
+            stream,
             tiers,
             planned,
             output,
