@@ -96,7 +96,7 @@ pub async fn resolve(
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         headers: headers.clone(),
     };
-    let discovered = preflight(&base, &headers).await?;
+    let discovered = preflight(&base, &headers, args.timeout).await?;
     let model = match (&args.model, discovered) {
         (Some(m), _) => m.clone(),
         (None, Some(m)) => m,
@@ -128,10 +128,18 @@ pub async fn resolve(
 async fn preflight(
     base: &str,
     headers: &reqwest::header::HeaderMap,
+    timeout: Duration,
 ) -> anyhow::Result<Option<String>> {
+    // At most `--timeout`, and at most 30 s: the server must answer a listing quickly.
+    let limit = if timeout.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        timeout.min(Duration::from_secs(30))
+    };
     let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(limit.min(Duration::from_secs(10)))
+        .timeout(limit)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let url = format!("{base}/models");
     let resp = match http.get(&url).headers(headers.clone()).send().await {

@@ -120,3 +120,29 @@ async fn a_metrics_url_that_is_not_prometheus_is_refused_before_the_run() {
     llmbench::commands::throughput::execute(&ok).await.unwrap();
     sim.stop().await;
 }
+
+#[test]
+fn absurd_values_are_refused_with_exit_2_before_anything_runs() {
+    let cases: &[&[&str]] = &[
+        &["throughput", "--rate", "1e9"],
+        &["throughput", "--rate", "100000", "--duration", "7d"],
+        &["run", "--max-tokens", "4000000000"],
+        &["run", "-c", "1000000"],
+        &["run", "--input-tokens", "1e12", "--dataset", "random"],
+        &["sweep", "--concurrency", "8", "--runs", "4"],
+        &["stress", "--step", "0.0001"],
+        &["ttft", "--samples", "1000000000000"],
+    ];
+    for args in cases {
+        let started = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_llmbench"))
+            .args(*args)
+            .arg("-q")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+        assert!(started.elapsed().as_secs() < 20, "{args:?} ran instead of being refused");
+    }
+}

@@ -4,7 +4,10 @@
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use super::{above_zero, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests};
+use super::{
+    above_zero, at_most, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests, MAX_CONCURRENCY,
+    MAX_COUNT, MAX_RATE,
+};
 use crate::cli::{
     MonitorArgs, RequestArgs, RunArgs, StressArgs, SuiteArgs, SweepArgs, ThroughputArgs, TtftArgs,
 };
@@ -25,6 +28,8 @@ impl RunPlan {
     pub fn from_args(a: &RunArgs) -> anyhow::Result<Plan<RunPlan>> {
         positive("--runs", a.runs)?;
         positive("--concurrency", a.concurrency as u64)?;
+        at_most("--concurrency", a.concurrency as f64, MAX_CONCURRENCY as f64)?;
+        at_most("--warmup", a.warmup as f64, MAX_COUNT as f64)?;
         let stream = !a.no_stream;
         let common = common(
             Command::Run,
@@ -74,6 +79,10 @@ fn warmup_text<S: serde::Serializer>(w: &Warmup, s: S) -> Result<S::Ok, S::Error
 impl ThroughputPlan {
     pub fn from_args(a: &ThroughputArgs) -> anyhow::Result<Plan<ThroughputPlan>> {
         above_zero("--rate", a.rate, "20")?;
+        at_most("--rate", a.rate, MAX_RATE)?;
+        if let Some(c) = a.max_concurrency {
+            at_most("--max-concurrency", c as f64, MAX_CONCURRENCY as f64)?;
+        }
         if a.duration.is_zero() {
             bail!("--duration must be longer than 0 (e.g. --duration 60s)");
         }
@@ -82,6 +91,18 @@ impl ThroughputPlan {
         }
         above_zero("--burstiness", a.burstiness, "0.5")?;
         let warmup = Warmup::parse(&a.warmup).map_err(|e| anyhow::anyhow!("--warmup {e}"))?;
+        let warm_s = match warmup {
+            Warmup::Duration(d) => d.as_secs_f64(),
+            Warmup::Count(n) => n as f64 / a.rate,
+        };
+        let arrivals = a.rate * (a.duration.as_secs_f64() + warm_s);
+        if arrivals > MAX_COUNT as f64 && a.max_requests.is_none_or(|m| m > MAX_COUNT) {
+            bail!(
+                "--rate {} for {:.0} s is {arrivals:.0} arrivals, beyond what a benchmark can run (at most {MAX_COUNT}); lower --rate or --duration, or set --max-requests",
+                a.rate,
+                a.duration.as_secs_f64() + warm_s
+            );
+        }
         let stream = !a.no_stream;
         let pool = a
             .max_concurrency
@@ -152,6 +173,15 @@ impl SweepPlan {
         if a.runs == Some(0) {
             bail!("--runs must be at least 1");
         }
+        if let Some(c) = a.concurrency.iter().find(|&&c| c > MAX_CONCURRENCY) {
+            bail!("--concurrency {c} is beyond what a benchmark can run (at most {MAX_CONCURRENCY})");
+        }
+        if let Some(n) = a.runs {
+            positive("--runs", n)?;
+            if let Some(c) = a.concurrency.iter().find(|&&c| (c as u64) > n) {
+                bail!("--runs {n} is below the concurrency level {c}: that level would never have {c} requests in flight");
+            }
+        }
         let stream = !a.no_stream;
         let top = a.concurrency.iter().copied().max().unwrap_or(1);
         let common = common(
@@ -215,6 +245,10 @@ impl StressPlan {
         above_zero("--start-rate", a.start_rate, "50")?;
         above_zero("--max-rate", a.max_rate, "300")?;
         above_zero("--step", a.step, "20")?;
+        at_most("--max-rate", a.max_rate, MAX_RATE)?;
+        if (a.max_rate - a.start_rate) / a.step > 10_000.0 {
+            bail!("--start-rate {} to --max-rate {} by --step {} is over 10000 levels", a.start_rate, a.max_rate, a.step);
+        }
         if a.max_rate < a.start_rate {
             bail!(
                 "--max-rate {} is below --start-rate {}: the ramp would have no level",
@@ -226,6 +260,7 @@ impl StressPlan {
             bail!("--step-duration and --max-duration must be longer than 0 (e.g. 30s)");
         }
         positive("--max-concurrency", a.max_concurrency as u64)?;
+        at_most("--max-concurrency", a.max_concurrency as f64, MAX_CONCURRENCY as f64)?;
         for (v, name) in [
             (a.memory_limit_mb, "--memory-limit-mb"),
             (a.cpu_limit_cores, "--cpu-limit-cores"),
@@ -317,6 +352,7 @@ impl TtftPlan {
         if samples < 2 {
             bail!("--samples must be at least 2");
         }
+        positive("--samples", samples)?;
         if a.compare_url.is_some() && a.baseline_cmd.is_some() {
             bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
         }

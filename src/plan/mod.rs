@@ -274,6 +274,16 @@ impl Requests {
         if max_tokens == 0 {
             bail!("--max-tokens must be at least 1");
         }
+        at_most("--max-tokens", max_tokens as f64, MAX_TOKENS as f64)?;
+        for (name, v) in [
+            ("--input-tokens", req.input_tokens),
+            ("--output-tokens", req.output_tokens.unwrap_or(1.0)),
+        ] {
+            at_most(name, v, MAX_TOKENS as f64)?;
+        }
+        at_most("--prefix-tokens", req.prefix_tokens as f64, MAX_TOKENS as f64)?;
+        at_most("--prefix-groups", req.prefix_groups as f64, 1e6)?;
+        at_most("--turns", req.turns as f64, 1e4)?;
         if let Some(t) = req.temperature {
             if !(t.is_finite() && t >= 0.0) {
                 bail!("--temperature must be a number >= 0 (e.g. 0.7), not {t}");
@@ -373,10 +383,26 @@ fn common(
     })
 }
 
-/// `name` must be at least 1.
+/// `name` must be at least 1, and at most `MAX_COUNT`.
 fn positive(name: &str, v: u64) -> anyhow::Result<()> {
     if v == 0 {
         bail!("{name} must be at least 1");
+    }
+    at_most(name, v as f64, MAX_COUNT as f64)
+}
+
+/// Requests, samples, concurrency: beyond this a plan is a typo, not a benchmark.
+pub const MAX_COUNT: u64 = 100_000_000;
+/// Requests in flight at once.
+pub const MAX_CONCURRENCY: usize = 100_000;
+/// Tokens asked of one request.
+pub const MAX_TOKENS: u32 = 1_000_000;
+/// Arrivals per second.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+fn at_most(name: &str, v: f64, max: f64) -> anyhow::Result<()> {
+    if v > max {
+        bail!("{name} {v} is beyond what a benchmark can run (at most {max})");
     }
     Ok(())
 }
