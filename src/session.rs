@@ -245,7 +245,13 @@ impl Session {
             Some(monitor),
         );
         r.interrupted = self.stop.is_stopping();
-        r.live_outputs = self.sink.iter().map(|s| s.path().to_path_buf()).collect();
+        // An incomplete live file is not a live output: it is written again, whole, at the end.
+        r.live_outputs = self
+            .sink
+            .iter()
+            .filter(|s| !s.failed())
+            .map(|s| s.path().to_path_buf())
+            .collect();
         self.target.shutdown().await;
         r
     }

@@ -14,6 +14,8 @@ use crate::result::Header;
 pub struct Sink {
     path: PathBuf,
     out: Mutex<std::io::BufWriter<std::fs::File>>,
+    /// The first write error: the file is incomplete from there (the run goes on in memory).
+    failed: Mutex<Option<String>>,
 }
 
 impl Sink {
@@ -28,6 +30,7 @@ impl Sink {
         Ok(Sink {
             path: path.to_path_buf(),
             out: Mutex::new(w),
+            failed: Mutex::new(None),
         })
     }
 
@@ -35,13 +38,32 @@ impl Sink {
         &self.path
     }
 
-    /// Append one record and flush it to the OS.
+    /// Append one record and flush it to the OS. The first failure (a full disk) is said at
+    /// once, in one line; the records stay in memory for the final outputs.
     pub fn write(&self, rec: &RequestRecord) {
         let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        if serde_json::to_writer(&mut *w, rec).is_ok() {
-            let _ = w.write_all(b"\n");
-            let _ = w.flush();
+        let written = serde_json::to_writer(&mut *w, rec)
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n"))
+            .and_then(|_| w.flush());
+        if let Err(e) = written {
+            let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failed.is_none() {
+                eprintln!(
+                    "error: writing {} failed ({e}); the run goes on, and the file is written again from memory at the end",
+                    self.path.display()
+                );
+                *failed = Some(e.to_string());
+            }
         }
+    }
+
+    /// The file is incomplete (a write failed during the run).
+    pub fn failed(&self) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 }
 

@@ -143,6 +143,58 @@ fn absurd_values_are_refused_with_exit_2_before_anything_runs() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("error"), "{args:?}: {err}");
-        assert!(started.elapsed().as_secs() < 20, "{args:?} ran instead of being refused");
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{args:?} ran instead of being refused"
+        );
     }
+}
+
+#[test]
+fn an_output_in_a_missing_directory_is_refused_before_the_run() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_llmbench"))
+        .args([
+            "run",
+            "-q",
+            "--sim-profile",
+            "zero",
+            "-o",
+            "/nonexistent-dir/r.json",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent-dir") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_that_fails_at_the_end_does_not_skip_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    std::fs::create_dir(&gone).unwrap();
+    let (bad, good) = (gone.join("r.md"), dir.path().join("r.json"));
+    let sim = start_sim(zero()).await;
+    let args = run_args(
+        &sim.url(),
+        &[
+            "--runs",
+            "2",
+            "-o",
+            bad.to_str().unwrap(),
+            "-o",
+            good.to_str().unwrap(),
+        ],
+    );
+    let plan = RunPlan::from_args(&args).unwrap();
+    let r = llmbench::commands::run::execute(&args).await.unwrap();
+    sim.stop().await;
+    std::fs::remove_dir(&gone).unwrap(); // the directory went away during the run
+    let code = llmbench::commands::conclude(&r, String::new(), &plan.common.output).unwrap();
+    assert_eq!(code, ExitCode::from(2));
+    assert!(good.exists(), "the other output is written");
+    assert!(!bad.exists());
 }

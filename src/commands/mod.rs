@@ -50,13 +50,26 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));
     }
+    // Every output is attempted; one that fails does not stop the others.
+    let mut unwritten = Vec::new();
     for p in &out.outputs {
-        if !result.live_outputs.contains(p) {
-            crate::report::write(p, result)?;
+        let written = if result.live_outputs.contains(p) {
+            Ok(())
+        } else {
+            crate::report::write(p, result)
+        };
+        match written {
+            Ok(()) if !out.quiet => eprintln!("result written to {}", p.display()),
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                unwritten.push(p.display().to_string());
+            }
         }
-        if !out.quiet {
-            eprintln!("result written to {}", p.display());
-        }
+    }
+    if !unwritten.is_empty() {
+        eprintln!("error: not written: {}", unwritten.join(", "));
+        return Ok(ExitCode::from(2));
     }
     let measured: Vec<&RequestRecord> = result.requests.iter().filter(|r| !r.warmup).collect();
     if !measured.is_empty()

@@ -5,8 +5,8 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    above_zero, at_most, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests, MAX_CONCURRENCY,
-    MAX_COUNT, MAX_RATE,
+    above_zero, at_most, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests,
+    MAX_CONCURRENCY, MAX_COUNT, MAX_RATE,
 };
 use crate::cli::{
     MonitorArgs, RequestArgs, RunArgs, StressArgs, SuiteArgs, SweepArgs, ThroughputArgs, TtftArgs,
@@ -28,7 +28,11 @@ impl RunPlan {
     pub fn from_args(a: &RunArgs) -> anyhow::Result<Plan<RunPlan>> {
         positive("--runs", a.runs)?;
         positive("--concurrency", a.concurrency as u64)?;
-        at_most("--concurrency", a.concurrency as f64, MAX_CONCURRENCY as f64)?;
+        at_most(
+            "--concurrency",
+            a.concurrency as f64,
+            MAX_CONCURRENCY as f64,
+        )?;
         at_most("--warmup", a.warmup as f64, MAX_COUNT as f64)?;
         let stream = !a.no_stream;
         let common = common(
@@ -174,7 +178,9 @@ impl SweepPlan {
             bail!("--runs must be at least 1");
         }
         if let Some(c) = a.concurrency.iter().find(|&&c| c > MAX_CONCURRENCY) {
-            bail!("--concurrency {c} is beyond what a benchmark can run (at most {MAX_CONCURRENCY})");
+            bail!(
+                "--concurrency {c} is beyond what a benchmark can run (at most {MAX_CONCURRENCY})"
+            );
         }
         if let Some(n) = a.runs {
             positive("--runs", n)?;
@@ -247,7 +253,12 @@ impl StressPlan {
         above_zero("--step", a.step, "20")?;
         at_most("--max-rate", a.max_rate, MAX_RATE)?;
         if (a.max_rate - a.start_rate) / a.step > 10_000.0 {
-            bail!("--start-rate {} to --max-rate {} by --step {} is over 10000 levels", a.start_rate, a.max_rate, a.step);
+            bail!(
+                "--start-rate {} to --max-rate {} by --step {} is over 10000 levels",
+                a.start_rate,
+                a.max_rate,
+                a.step
+            );
         }
         if a.max_rate < a.start_rate {
             bail!(
@@ -260,7 +271,11 @@ impl StressPlan {
             bail!("--step-duration and --max-duration must be longer than 0 (e.g. 30s)");
         }
         positive("--max-concurrency", a.max_concurrency as u64)?;
-        at_most("--max-concurrency", a.max_concurrency as f64, MAX_CONCURRENCY as f64)?;
+        at_most(
+            "--max-concurrency",
+            a.max_concurrency as f64,
+            MAX_CONCURRENCY as f64,
+        )?;
         for (v, name) in [
             (a.memory_limit_mb, "--memory-limit-mb"),
             (a.cpu_limit_cores, "--cpu-limit-cores"),

@@ -188,6 +188,7 @@ impl OutputPlan {
     pub fn from_args(a: &OutputArgs, command: Command) -> anyhow::Result<OutputPlan> {
         for p in &a.output {
             crate::report::format_for(p)?;
+            check_writable(p)?;
         }
         let shard = if command.shardable() {
             Shard::resolve(a.shard.as_deref())?
@@ -223,6 +224,37 @@ impl OutputPlan {
             quiet: true,
             ..Default::default()
         }
+    }
+}
+
+/// An output's directory exists and takes a new file (checked before the run, so that a
+/// result is never measured and then lost).
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "--output {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("--output {}: is a directory", path.display());
+    }
+    let probe = dir.join(format!(".llmbench-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "--output {}: cannot write in {}: {e}",
+            path.display(),
+            dir.display()
+        ),
     }
 }
 
@@ -281,7 +313,11 @@ impl Requests {
         ] {
             at_most(name, v, MAX_TOKENS as f64)?;
         }
-        at_most("--prefix-tokens", req.prefix_tokens as f64, MAX_TOKENS as f64)?;
+        at_most(
+            "--prefix-tokens",
+            req.prefix_tokens as f64,
+            MAX_TOKENS as f64,
+        )?;
         at_most("--prefix-groups", req.prefix_groups as f64, 1e6)?;
         at_most("--turns", req.turns as f64, 1e4)?;
         if let Some(t) = req.temperature {
