@@ -338,3 +338,67 @@ fn ctrl_c_stops_scheduling_and_writes_what_was_measured() {
         "requests in flight finished within the grace period"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_run_is_cut_at_the_drain_timeout_as_timeouts() {
+    // One sequence at a time, 0.5 s each, 10 arrivals in 1 s: most are still queued when the
+    // arrivals end. With --drain-timeout 1s they are cut a second later and recorded as timeouts.
+    let mut cfg = llmbench::sim::SimConfig::profile(llmbench::sim::Profile::Small);
+    cfg.max_num_seqs = 1;
+    let sim = common::start_sim(cfg).await;
+    let args = common::throughput_args(
+        &sim.url(),
+        &[
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--max-tokens",
+            "50",
+            "--max-concurrency",
+            "2",
+            "--arrival",
+            "constant",
+            "--drain-timeout",
+            "1s",
+            "--seed",
+            "1",
+        ],
+    );
+    let r = llmbench::commands::throughput::execute(&args)
+        .await
+        .unwrap();
+    sim.stop().await;
+    let s = &r.summary;
+    let cut: Vec<_> = r
+        .requests
+        .iter()
+        .filter(|q| {
+            q.error
+                .as_ref()
+                .is_some_and(|e| e.detail.contains("--drain-timeout"))
+        })
+        .collect();
+    assert!(!cut.is_empty(), "{:?}", s.errors);
+    assert!(cut
+        .iter()
+        .all(|q| q.error.as_ref().unwrap().kind == llmbench::record::FailureKind::Timeout));
+    assert_eq!(
+        s.requests.ok + s.requests.failed,
+        s.requests.total,
+        "cut requests are errors"
+    );
+    let last_due = r
+        .requests
+        .iter()
+        .filter_map(|q| q.scheduled_ns)
+        .max()
+        .unwrap();
+    for q in &cut {
+        assert!(
+            q.done_ns <= last_due + 3_000_000_000,
+            "cut {} ms after the last arrival",
+            (q.done_ns - last_due) / 1_000_000
+        );
+    }
+}

@@ -138,6 +138,10 @@ pub struct ThroughputArgs {
     /// Stop after this many arrivals (warmup included).
     #[arg(long)]
     pub max_requests: Option<u64>,
+    /// After the last arrival, requests still queued or in flight get this long; then they are
+    /// cut and recorded as timeouts.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
     /// Arrival process (seeded by --seed).
     #[arg(long, default_value = "poisson", value_parser = choice::<Arrival>())]
     pub arrival: Arrival,

@@ -141,6 +141,7 @@ async fn run_level(
         first_id,
         level: Some(li as u32),
         shard: None,
+        drain: None,
     };
     let progress = Progress::start(
         quiet,

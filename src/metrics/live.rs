@@ -14,6 +14,8 @@ pub struct Live {
     pub failed: AtomicU64,
     pub output_tokens: AtomicU64,
     pub in_flight: AtomicI64,
+    /// Scheduled, waiting for a concurrency slot.
+    pub queued: AtomicI64,
     pub peak_in_flight: AtomicI64,
     /// E2E and TTFT (ms) of measured requests completed since the progress view last looked.
     recent: Mutex<(Vec<f64>, Vec<f64>)>,

@@ -69,6 +69,7 @@ pub struct ThroughputPlan {
     pub warmup: Warmup,
     pub max_concurrency: Option<usize>,
     pub max_requests: Option<u64>,
+    pub drain_timeout_s: f64,
     #[serde(skip)]
     pub open_loop: OpenLoop,
 }
@@ -134,6 +135,7 @@ impl ThroughputPlan {
             first_id: 0,
             level: None,
             shard: common.output.shard,
+            drain: Some(a.drain_timeout),
         };
         Ok(Plan {
             common,
@@ -146,6 +148,7 @@ impl ThroughputPlan {
                 warmup,
                 max_concurrency: a.max_concurrency,
                 max_requests: a.max_requests,
+                drain_timeout_s: a.drain_timeout.as_secs_f64(),
                 open_loop,
             },
         })

@@ -67,7 +67,15 @@ impl Progress {
                     continue;
                 }
                 next_report += every;
-                let mut msg = window.line(&live);
+                let mut msg = String::new();
+                if matches!(span, Span::Duration(d) if started.elapsed() > d) {
+                    msg = format!(
+                        "draining: {} in flight, {} queued | ",
+                        live.in_flight.load(Ordering::Relaxed).max(0),
+                        live.queued.load(Ordering::Relaxed).max(0)
+                    );
+                }
+                msg.push_str(&window.line(&live));
                 if let Some(last) = samples
                     .as_ref()
                     .and_then(|s| s.lock().ok().and_then(|v| v.last().cloned()))

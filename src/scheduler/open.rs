@@ -6,6 +6,7 @@
 //! `max_concurrency`, an arrival waits for a slot (FIFO) and its record keeps `scheduled` and
 //! `sent` apart; an arrival still waiting when the run is stopped is recorded as `dropped`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Exp, Gamma};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use super::{Live, Stop};
 use crate::client::Client;
@@ -90,6 +92,10 @@ pub struct OpenLoop {
     /// Keep only this shard's arrivals (i mod N = index); ids stay the plan's.
     #[serde(skip)]
     pub shard: Option<Shard>,
+    /// After the last arrival, requests still queued or in flight get this long; then they are
+    /// cut and recorded as timeouts (None: wait for every one).
+    #[serde(default)]
+    pub drain: Option<Duration>,
 }
 
 /// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
@@ -182,6 +188,8 @@ where
     let (tx, rx) = mpsc::unbounded_channel::<RequestRecord>();
     let handle = tokio::runtime::Handle::current();
     let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
+    let last_due = arrivals.last().map_or(0.0, |(_, (off, _))| *off);
+    let drain = Drain::arm(plan.drain, t0 + Duration::from_secs_f64(last_due), stop);
     let (start_ns, first_id, level) = ((plan.start_s * 1e9) as u64, plan.first_id, plan.level);
     {
         let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
@@ -203,43 +211,136 @@ where
                     }
                     let id = first_id + id;
                     let scheduled_ns = start_ns + (off * 1e9) as u64;
-                    let (client, stop, live, tx, body, sem) = (
-                        client.clone(),
-                        stop.clone(),
-                        live.clone(),
-                        tx.clone(),
-                        body.clone(),
-                        sem.clone(),
-                    );
-                    handle.spawn(async move {
-                        let b = body(id);
-                        let permit = match sem {
-                            Some(s) => tokio::select! {
-                                p = s.acquire_owned() => p.ok(),
-                                _ = stop.scheduling.cancelled() => {
-                                    let mut d = dropped(id, warmup, scheduled_ns, &clock);
-                                    d.level = level;
-                                    let _ = tx.send(d);
-                                    return;
-                                }
-                            },
-                            None => None,
-                        };
-                        live.on_send();
-                        let mut rec = client.send(id, b, &clock, &stop.in_flight).await;
-                        drop(permit);
-                        rec.scheduled_ns = Some(scheduled_ns);
-                        rec.warmup = warmup;
-                        rec.level = level;
-                        live.on_done(&rec);
-                        let _ = tx.send(rec);
-                    });
+                    let task = Arrival1 {
+                        client: client.clone(),
+                        stop: stop.clone(),
+                        live: live.clone(),
+                        tx: tx.clone(),
+                        sem: sem.clone(),
+                        drain: drain.clone(),
+                        clock,
+                        level,
+                    };
+                    let b = body.clone();
+                    handle.spawn(async move { task.run(id, warmup, scheduled_ns, b).await });
                 }
             })
             .expect("spawn the arrival thread");
     }
     drop(tx);
     super::collect(rx, n, &mut on_record).await
+}
+
+/// What one arrival's task needs.
+struct Arrival1 {
+    client: Client,
+    stop: Stop,
+    live: Arc<Live>,
+    tx: mpsc::UnboundedSender<RequestRecord>,
+    sem: Option<Arc<Semaphore>>,
+    drain: Drain,
+    clock: Clock,
+    level: Option<u32>,
+}
+
+impl Arrival1 {
+    /// Wait for a concurrency slot (if capped), send, and hand the record on.
+    async fn run<B: Fn(u64) -> Bytes>(
+        self,
+        id: u64,
+        warmup: bool,
+        scheduled_ns: u64,
+        body: Arc<B>,
+    ) {
+        let body = body(id);
+        let permit = match &self.sem {
+            Some(s) => {
+                self.live.queued.fetch_add(1, Ordering::Relaxed);
+                let p = tokio::select! {
+                    p = s.clone().acquire_owned() => p.ok(),
+                    _ = self.stop.scheduling.cancelled() => None,
+                    _ = self.drain.cut.cancelled() => None,
+                };
+                self.live.queued.fetch_sub(1, Ordering::Relaxed);
+                if p.is_none() {
+                    let mut d = dropped(id, warmup, scheduled_ns, &self.clock);
+                    d.level = self.level;
+                    self.drain.relabel(&mut d);
+                    let _ = self.tx.send(d);
+                    return;
+                }
+                p
+            }
+            None => None,
+        };
+        self.live.on_send();
+        let mut rec = self
+            .client
+            .send(id, body, &self.clock, &self.drain.cut)
+            .await;
+        drop(permit);
+        self.drain.relabel(&mut rec);
+        rec.scheduled_ns = Some(scheduled_ns);
+        rec.warmup = warmup;
+        rec.level = self.level;
+        self.live.on_done(&rec);
+        let _ = self.tx.send(rec);
+    }
+}
+
+/// The end of a run's drain: requests still queued or in flight when it passes are cut (the
+/// same token as Ctrl-C's second stage, which also cuts them).
+#[derive(Clone)]
+struct Drain {
+    cut: CancellationToken,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+    limit: Option<Duration>,
+}
+
+impl Drain {
+    fn arm(limit: Option<Duration>, last_due: std::time::Instant, stop: &Stop) -> Drain {
+        let cut = stop.in_flight.child_token();
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(d) = limit {
+            let (cut, timed_out) = (cut.clone(), timed_out.clone());
+            let deadline = tokio::time::Instant::from_std(last_due + d);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {
+                        timed_out.store(true, Ordering::Relaxed);
+                        cut.cancel();
+                    }
+                    _ = cut.cancelled() => {}
+                }
+            });
+        }
+        Drain {
+            cut,
+            timed_out,
+            limit,
+        }
+    }
+
+    /// A request cut by the drain timeout is a timeout of the run, not the user's stop.
+    fn relabel(&self, rec: &mut RequestRecord) {
+        if !self.timed_out.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(e) = &mut rec.error {
+            if matches!(e.kind, FailureKind::Cancelled | FailureKind::Dropped) {
+                e.kind = FailureKind::Timeout;
+                e.detail = format!(
+                    "still {} {} s after the last arrival (--drain-timeout)",
+                    if rec.sent_ns == rec.done_ns {
+                        "queued"
+                    } else {
+                        "in flight"
+                    },
+                    self.limit.map_or(0.0, |d| d.as_secs_f64())
+                );
+            }
+        }
+    }
 }
 
 fn dropped(id: u64, warmup: bool, scheduled_ns: u64, clock: &Clock) -> RequestRecord {
@@ -346,6 +447,7 @@ mod tests {
             first_id: 0,
             level: None,
             shard: None,
+            drain: None,
         };
         let plan = p.plan();
         assert_eq!(plan.len(), 30);
