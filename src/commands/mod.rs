@@ -49,6 +49,15 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
     print!("{text}");
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));
+        let streamed = result.config["stream"].as_bool().unwrap_or(true);
+        let unmeasured = result.targets.iter().any(|t| {
+            t.actual.is_none()
+                && crate::metrics::metric::Metric::lookup(&t.metric)
+                    .is_some_and(|m| m.needs_stream())
+        });
+        if unmeasured && !streamed {
+            eprintln!("note: TTFT, ITL and TPOT are measured on streamed responses only: drop --no-stream");
+        }
     }
     // Every output is attempted; one that fails does not stop the others.
     let mut unwritten = Vec::new();

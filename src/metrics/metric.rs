@@ -252,6 +252,18 @@ impl Metric {
         SCALARS.iter().find(|s| s.name == name).map(Metric::Scalar)
     }
 
+    /// Measured only on streamed responses (from content events).
+    pub fn needs_stream(&self) -> bool {
+        let streamed = [
+            names::TTFT,
+            names::ITL,
+            "tpot",
+            "decode_tok_s",
+            "ttft_from_scheduled",
+        ];
+        matches!(self, Metric::Stat(d, _) if streamed.contains(&d.name))
+    }
+
     pub fn dist(name: &str) -> Option<&'static Dist> {
         DISTRIBUTIONS.iter().find(|d| d.name == name)
     }

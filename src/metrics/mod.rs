@@ -188,7 +188,8 @@ impl Summary {
         let prompt: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
         let cached: u64 = ok.iter().filter_map(|r| r.cached_tokens).sum();
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
-        let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3;
+        // `+ 0.0`: an empty sum is -0.0, printed "-0.00".
+        let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3 + 0.0;
 
         let source = token_source(&ok);
         Summary {
