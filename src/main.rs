@@ -6,16 +6,23 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = match llmbench::cli::expand_config(std::env::args().collect()) {
+    let given: Vec<String> = std::env::args().collect();
+    let args = match llmbench::cli::expand_config(given.clone()) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
-    let cli = match llmbench::cli::Cli::try_parse_from(args) {
+    let cli = match llmbench::cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
+            if let Some(key) = llmbench::cli::config_key_of(&e, &given, &args) {
+                eprintln!(
+                    "error: --config: unknown key {key:?} (keys are the command's long flags, e.g. max_tokens = 64)"
+                );
+                return ExitCode::from(2);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }

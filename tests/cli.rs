@@ -225,3 +225,14 @@ fn cluster_scripts_never_hold_the_api_key() {
     );
     assert!(yaml.contains("- name: OPENAI_API_KEY"), "{yaml}");
 }
+
+#[test]
+fn an_unknown_config_key_is_named_as_a_key_not_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "runz = 3\n").unwrap();
+    let o = llmbench(&["run", "--config", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("unknown key \"runz\""), "{err}");
+}

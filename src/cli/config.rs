@@ -70,6 +70,20 @@ pub fn expand_config(args: Vec<String>) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// The `--config` key behind a parse error: an unknown flag that the file, not the command
+/// line, brought in.
+pub fn config_key_of(e: &clap::Error, given: &[String], expanded: &[String]) -> Option<String> {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    let clap::error::ContextValue::String(arg) = e.get(clap::error::ContextKind::InvalidArg)?
+    else {
+        return None;
+    };
+    let from_file = expanded.contains(arg) && !given.contains(arg);
+    from_file.then(|| arg.trim_start_matches('-').replace('-', "_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,4 +239,4 @@ pub struct OutputArgs {
 }
 
 pub use crate::units::{parse_duration, parse_fraction};
-pub use config::expand_config;
+pub use config::{config_key_of, expand_config};
