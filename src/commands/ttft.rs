@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::plan::{Plan, TtftPlan};
 use crate::record::RequestRecord;
 use crate::report::console;
-use crate::report::progress::{Progress, Span};
+use crate::report::progress::Progress;
 use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::{closed_loop, ClosedLoop};
 use crate::session::Session;
@@ -107,12 +107,10 @@ async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
     let workload = s.bind(&req.workload, false);
     s.begin(plan.config()).await?;
     let ab = p.ab();
-    let progress = Progress::start(
+    let progress = Progress::start_ttft(
         plan.common.output.quiet,
-        Span::Requests((p.samples + p.warmup) * if ab { 2 } else { 1 }),
-        None,
+        (p.samples + p.warmup) * if ab { 2 } else { 1 },
         s.live.clone(),
-        None,
     );
     let arms = run_arms(plan, &s, &workload).await;
     progress.finish().await;

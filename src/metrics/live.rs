@@ -16,6 +16,8 @@ pub struct Live {
     pub in_flight: AtomicI64,
     /// Scheduled, waiting for a concurrency slot.
     pub queued: AtomicI64,
+    /// Warmup requests done (included in `completed` and `failed`).
+    pub warmup: AtomicU64,
     pub peak_in_flight: AtomicI64,
     /// E2E and TTFT (ms) of measured requests completed since the progress view last looked.
     recent: Mutex<(Vec<f64>, Vec<f64>)>,
@@ -30,6 +32,9 @@ impl Live {
 
     pub fn on_done(&self, rec: &RequestRecord) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if rec.warmup {
+            self.warmup.fetch_add(1, Ordering::Relaxed);
+        }
         if rec.is_ok() {
             self.completed.fetch_add(1, Ordering::Relaxed);
             self.output_tokens

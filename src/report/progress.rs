@@ -35,6 +35,22 @@ impl Progress {
         live: Arc<Live>,
         samples: Option<Arc<Mutex<Vec<Sample>>>>,
     ) -> Progress {
+        Progress::start_showing(quiet, span, target_rate, live, samples, Shown::E2e)
+    }
+
+    /// The view of `ttft`: time to first token, and requests done of the total.
+    pub fn start_ttft(quiet: bool, total: u64, live: Arc<Live>) -> Progress {
+        Progress::start_showing(quiet, Span::Requests(total), None, live, None, Shown::Ttft)
+    }
+
+    fn start_showing(
+        quiet: bool,
+        span: Span,
+        target_rate: Option<f64>,
+        live: Arc<Live>,
+        samples: Option<Arc<Mutex<Vec<Sample>>>>,
+        shown: Shown,
+    ) -> Progress {
         let stop = CancellationToken::new();
         if quiet {
             return Progress { stop, task: None };
@@ -45,7 +61,7 @@ impl Progress {
             let bar = tty.then(|| bar(span));
             let started = Instant::now();
             let every = Duration::from_secs(if tty { 2 } else { 5 });
-            let mut window = Window::new(target_rate);
+            let mut window = Window::new(target_rate, &live, shown, span);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             let mut next_report = Instant::now() + every;
             loop {
@@ -124,19 +140,40 @@ fn bar(span: Span) -> ProgressBar {
     b
 }
 
-/// Rates since the last report, and the mean concurrency seen so far.
+/// Which latency the view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    E2e,
+    Ttft,
+}
+
+/// Rates since the last report, and the mean concurrency seen so far; counts since this view
+/// started (a stress level's view counts its own level only).
 struct Window {
     target_rate: Option<f64>,
     last: (Instant, u64, u64),
+    /// Completed, failed and warmup before this view started.
+    base: (u64, u64, u64),
+    shown: Shown,
+    span: Span,
     conc_sum: f64,
     conc_n: u64,
 }
 
 impl Window {
-    fn new(target_rate: Option<f64>) -> Window {
+    fn new(target_rate: Option<f64>, live: &Live, shown: Shown, span: Span) -> Window {
+        let done = live.completed.load(Ordering::Relaxed);
+        let tokens = live.output_tokens.load(Ordering::Relaxed);
         Window {
             target_rate,
-            last: (Instant::now(), 0, 0),
+            last: (Instant::now(), done, tokens),
+            base: (
+                done,
+                live.failed.load(Ordering::Relaxed),
+                live.warmup.load(Ordering::Relaxed),
+            ),
+            shown,
+            span,
             conc_sum: 0.0,
             conc_n: 0,
         }
@@ -155,31 +192,48 @@ impl Window {
         let req_s = (done - self.last.1) as f64 / dt;
         let tok_s = (tokens - self.last.2) as f64 / dt;
         self.last = (Instant::now(), done, tokens);
-        let failed = live.failed.load(Ordering::Relaxed);
-        let (mut e2e, _) = live.take_recent();
-        e2e.sort_by(f64::total_cmp);
-        let lat = if e2e.is_empty() {
-            "latency -".to_string()
+        let failed = live.failed.load(Ordering::Relaxed) - self.base.1;
+        let (e2e, ttft) = live.take_recent();
+        let (mut v, what) = match self.shown {
+            Shown::E2e => (e2e, "latency"),
+            Shown::Ttft => (ttft, "TTFT"),
+        };
+        v.sort_by(f64::total_cmp);
+        let lat = if v.is_empty() {
+            format!("{what} -")
         } else {
             format!(
-                "latency p50/p95/p99 {:.0}/{:.0}/{:.0} ms",
-                percentile(&e2e, 50.0),
-                percentile(&e2e, 95.0),
-                percentile(&e2e, 99.0)
+                "{what} p50/p95/p99 {:.0}/{:.0}/{:.0} ms",
+                percentile(&v, 50.0),
+                percentile(&v, 95.0),
+                percentile(&v, 99.0)
             )
         };
         let rate = match self.target_rate {
             Some(t) => format!("req/s {req_s:.1} / {t:.1} target"),
             None => format!("req/s {req_s:.1}"),
         };
-        let total = done + failed;
+        let total = done - self.base.0 + failed;
+        let of = match self.span {
+            Span::Requests(n) => format!("{total}/{n} requests | "),
+            Span::Duration(_) => String::new(),
+        };
+        let warm = live
+            .warmup
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.base.2);
+        let warm = if warm > 0 {
+            format!(" (incl. {warm} warmup)")
+        } else {
+            String::new()
+        };
         let err_pct = if total > 0 {
             failed as f64 * 100.0 / total as f64
         } else {
             0.0
         };
         format!(
-            "{rate} | tok/s {tok_s:.1} | concurrency {} (peak {}, avg {:.1}) | {lat} | errors {err_pct:.1}% ({failed}/{total})",
+            "{of}{rate} | tok/s {tok_s:.1} | concurrency {} (peak {}, avg {:.1}) | {lat} | errors {err_pct:.1}% ({failed}/{total}){warm}",
             live.in_flight.load(Ordering::Relaxed).max(0),
             live.peak_in_flight.load(Ordering::Relaxed),
             self.conc_sum / self.conc_n.max(1) as f64,
