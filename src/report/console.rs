@@ -259,6 +259,7 @@ pub fn suite_summary(result: &BenchResult) -> String {
         }
         seed_throughput(&mut out, s);
         let _ = writeln!(out, "  Total tokens: {}", s.tokens.output);
+        let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
         if let Some(t) = &s.ttft_ms {
             let _ = writeln!(out, "  TTFT p50: {:.1} ms, p95: {:.1} ms", t.p50, t.p95);
         }

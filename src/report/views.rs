@@ -372,5 +372,10 @@ pub fn document(r: &BenchResult) -> Document {
     } else {
         doc.section("Levels", levels(r));
     }
+    if r.command == crate::plan::Command::Suite.name() {
+        for l in &r.levels {
+            doc.section(&format!("Tier {}: latency", l.name), latency(&l.summary));
+        }
+    }
     doc
 }
