@@ -228,14 +228,7 @@ impl Session {
                     .await
             }
         };
-        let mut head = Header {
-            command: self.command.to_string(),
-            started_at: self.started_at.clone(),
-            tool: Tool::default(),
-            target: self.target.info.clone(),
-            config: self.config.clone(),
-            shard: self.shard_info.clone(),
-        };
+        let mut head = self.header();
         annotate(&mut head.config, workload, &records);
         let mut r = result(
             head,
