@@ -220,6 +220,7 @@ impl Session {
         levels: Vec<Level>,
     ) -> BenchResult {
         let (from_s, to_s) = measured_window_s(&records);
+        let mut head = self.header();
         let monitor = match self.monitor {
             Some(m) => m.finish(from_s, to_s).await,
             None => {
@@ -228,7 +229,6 @@ impl Session {
                     .await
             }
         };
-        let mut head = self.header();
         annotate(&mut head.config, workload, &records);
         let mut r = result(
             head,
