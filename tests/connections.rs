@@ -336,3 +336,44 @@ async fn a_redirect_to_another_origin_is_not_followed_with_credentials() {
         "nothing reached the other host"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_closes_after_each_answer_gives_no_false_failure() {
+    // llama.cpp's server closes the connection after every streamed answer while its headers
+    // announce keep-alive. The pool must drop such a connection, not hand it to the next request.
+    const STREAM: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = Arc::new(AtomicU64::new(0));
+    let a = answered.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let a = a.clone();
+            tokio::spawn(async move {
+                if read_request(&mut s).await.is_none() {
+                    return;
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nkeep-alive: timeout=5, max=100\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{STREAM}\r\n0\r\n\r\n",
+                    STREAM.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                a.fetch_add(1, Ordering::Relaxed);
+                // and close a moment later, despite the keep-alive header
+                std::thread::sleep(Duration::from_micros(300));
+            });
+        }
+    });
+    let client = Client::new(endpoint(addr, true), 1).unwrap();
+    let clock = Clock::start();
+    let cancel = CancellationToken::new();
+    let mut failures = Vec::new();
+    for i in 0..60 {
+        let rec = client.send(i, "{}".into(), &clock, &cancel).await;
+        if let Some(e) = rec.error {
+            failures.push(format!("request {i}: {}", e.detail));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(answered.load(Ordering::Relaxed), 60);
+}

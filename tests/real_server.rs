@@ -211,7 +211,8 @@ async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
     let _one = ONE_AT_A_TIME.lock().await;
     // SmolLM2 (a real model): its decode steps are memory-bound, so batching pays.
     let srv = Server::start(&dir, "xllamacpp", "smollm2", 4, 512);
-    // Keep-alive connections the server closes are re-sent, never counted as failures.
+    // The server closes the connection after every streamed answer while announcing
+    // keep-alive: the pool must drop those connections, and no request is sent twice.
     let r = bounded(sweep::execute(&sweep_args(
         &srv.url,
         &[

@@ -186,6 +186,11 @@ impl Client {
         cancel: &CancellationToken,
     ) -> RequestRecord {
         let mut rec = self.exchange(id, body, clock, cancel).await;
+        // Let the connection's task see a close the server sent right after the response
+        // (llama.cpp closes after every streamed answer while announcing keep-alive), so that
+        // the pool drops that connection instead of handing it to the next request. The
+        // record is complete: this costs the next request's start, never a measured figure.
+        tokio::time::sleep(SETTLE).await;
         if let Some(e) = &mut rec.error {
             if !self.secrets.is_empty() {
                 e.detail = redact(&e.detail, &self.secrets);
@@ -333,6 +338,9 @@ async fn http_error(
     let detail = snippet(&body, 200);
     fail(rec, clock, FailureKind::Http, Some(status), detail)
 }
+
+/// The pause after a response before the next request may take its connection.
+const SETTLE: Duration = Duration::from_millis(1);
 
 /// How long to wait for the end of a body after the stream's end marker (`[DONE]`,
 /// `message_stop`) before letting the connection go: the answer is complete at the marker.
