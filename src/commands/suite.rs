@@ -21,6 +21,7 @@ use crate::cli::SuiteArgs;
 use crate::metrics::Summary;
 use crate::plan::SuitePlan;
 use crate::report::console;
+use crate::report::progress::{Progress, Span};
 use crate::result::{BenchResult, Header, Level, LevelParams, Tool};
 use crate::scheduler::ClosedLoop;
 use crate::session::{self, Session};
@@ -32,7 +33,8 @@ use super::conclude;
 pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     let plan = SuitePlan::from_args(&args)?;
     let result = execute_plan(&plan).await?;
-    let mut code = conclude(&result, console::suite_summary(&result), &plan.output)?;
+    // Each tier's block was printed as the tier finished.
+    let mut code = conclude(&result, String::new(), &plan.output)?;
     let broken = result
         .levels
         .iter()
@@ -75,41 +77,25 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
         if !quiet {
             eprintln!("\nBenchmarking {} tier: {}", tier.name, tier.model);
         }
-        let mut s = match Session::open(&tier_plan.common).await {
+        let s = match Session::open(&tier_plan.common).await {
             Ok(s) => s,
             Err(e) => {
                 if !quiet {
                     eprintln!("  Error: {e:#}");
                 }
-                levels.push(Level {
+                let level = Level {
                     name: tier.name.clone(),
                     params,
                     summary: Summary::from_records(&[]),
                     target: None,
                     error: Some(format!("{e:#}")),
-                });
+                };
+                print!("{}", console::tier_block(&level));
+                levels.push(level);
                 continue;
             }
         };
-        let workload = s.bind(&req.workload, false);
-        s.begin(tier_plan.config()).await?;
-        let (runs, warmup) = (tier_plan.kind.runs, tier_plan.kind.warmup);
-        let mut tier_records = Vec::new();
-        for (first_id, count, warm) in [(0, warmup, true), (warmup, runs, false)] {
-            if count == 0 {
-                continue;
-            }
-            let phase = ClosedLoop {
-                first_id,
-                count,
-                concurrency: 1,
-                warmup: warm,
-                level: Some(ti as u32),
-                shard: None,
-            };
-            tier_records.extend(s.run_closed(phase, &workload).await);
-        }
-        let r = s.finish(&workload, tier_records, Vec::new()).await;
+        let r = run_tier(s, tier_plan, ti as u32, quiet).await?;
         interrupted |= r.interrupted;
         first_target.get_or_insert_with(|| r.target.clone());
         let offset = records.len() as u64;
@@ -118,13 +104,15 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
             rec.level = Some(ti as u32);
             rec
         }));
-        levels.push(Level {
+        let level = Level {
             name: tier.name.clone(),
             params,
             summary: r.summary,
             target: Some(r.target),
             error: None,
-        });
+        };
+        print!("{}", console::tier_block(&level));
+        levels.push(level);
     }
     let head = Header {
         command: "suite".to_string(),
@@ -137,4 +125,40 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
     let mut result = session::result(head, records, levels, &plan.output.requirements, None);
     result.interrupted = interrupted;
     Ok(result)
+}
+
+/// One tier, like `run` at concurrency 1: its result (records tagged with the tier).
+async fn run_tier(
+    mut s: Session,
+    tier_plan: &crate::plan::Plan<crate::plan::RunPlan>,
+    ti: u32,
+    quiet: bool,
+) -> anyhow::Result<BenchResult> {
+    let workload = s.bind(&tier_plan.requests.workload, false);
+    s.begin(tier_plan.config()).await?;
+    let (runs, warmup) = (tier_plan.kind.runs, tier_plan.kind.warmup);
+    let progress = Progress::start(
+        quiet,
+        Span::Requests(runs + warmup),
+        None,
+        s.live.clone(),
+        None,
+    );
+    let mut records = Vec::new();
+    for (first_id, count, warm) in [(0, warmup, true), (warmup, runs, false)] {
+        if count == 0 {
+            continue;
+        }
+        let phase = ClosedLoop {
+            first_id,
+            count,
+            concurrency: 1,
+            warmup: warm,
+            level: Some(ti),
+            shard: None,
+        };
+        records.extend(s.run_closed(phase, &workload).await);
+    }
+    progress.finish().await;
+    Ok(s.finish(&workload, records, Vec::new()).await)
 }

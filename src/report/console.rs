@@ -238,31 +238,34 @@ pub fn sweep_table(result: &BenchResult) -> String {
 
 /// `suite`: one block per tier, as the seed prints them, then a table.
 pub fn suite_summary(result: &BenchResult) -> String {
+    result.levels.iter().map(tier_block).collect()
+}
+
+/// One tier's block, as the seed prints it when the tier finishes.
+pub fn tier_block(l: &crate::result::Level) -> String {
     let mut out = String::new();
-    for l in &result.levels {
-        let _ = writeln!(out, "\n{RULE}");
-        let _ = writeln!(out, "Tier: {}", l.name);
-        let _ = writeln!(out, "Model: {}", l.params.model.as_deref().unwrap_or("?"));
-        if let Some(t) = &l.target {
-            let _ = writeln!(out, "Backend: {}", t.backend);
-        }
-        let s = &l.summary;
-        let _ = writeln!(
-            out,
-            "Runs: {}/{} successful",
-            s.requests.ok, s.requests.total
-        );
-        let _ = writeln!(out, "{RULE}");
-        if let Some(e) = &l.error {
-            let _ = writeln!(out, "  Error: {e}");
-            continue;
-        }
-        seed_throughput(&mut out, s);
-        let _ = writeln!(out, "  Total tokens: {}", s.tokens.output);
-        let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
-        if let Some(t) = &s.ttft_ms {
-            let _ = writeln!(out, "  TTFT p50: {:.1} ms, p95: {:.1} ms", t.p50, t.p95);
-        }
+    let _ = writeln!(out, "\n{RULE}");
+    let _ = writeln!(out, "Tier: {}", l.name);
+    let _ = writeln!(out, "Model: {}", l.params.model.as_deref().unwrap_or("?"));
+    if let Some(t) = &l.target {
+        let _ = writeln!(out, "Backend: {}", t.backend);
+    }
+    let s = &l.summary;
+    let _ = writeln!(
+        out,
+        "Runs: {}/{} successful",
+        s.requests.ok, s.requests.total
+    );
+    let _ = writeln!(out, "{RULE}");
+    if let Some(e) = &l.error {
+        let _ = writeln!(out, "  Error: {e}");
+        return out;
+    }
+    seed_throughput(&mut out, s);
+    let _ = writeln!(out, "  Total tokens: {}", s.tokens.output);
+    let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
+    if let Some(t) = &s.ttft_ms {
+        let _ = writeln!(out, "  TTFT p50: {:.1} ms, p95: {:.1} ms", t.p50, t.p95);
     }
     out
 }
