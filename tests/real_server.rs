@@ -165,6 +165,58 @@ async fn llama_cpp_stream_counts_and_timings_agree_with_the_server() {
     }
 }
 
+/// `llamacpp:tokens_predicted_total` from the server's own /metrics.
+async fn tokens_predicted(url: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let want = ["llamacpp:tokens_predicted_total".to_string()];
+    llmbench::monitor::parse_prometheus(&text, &want)[&want[0]]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_without_usage_counts_come_from_its_timings() {
+    // Without stream_options.include_usage llama.cpp sends no usage, but its finish chunk holds
+    // `timings.predicted_n`: the client uses it, labelled, and it agrees with the server's
+    // own Prometheus counter (a second, independent reading).
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 2048);
+    let before = tokens_predicted(&srv.url).await;
+    let r = bounded(run::execute(&run_args(
+        &srv.url,
+        &[
+            "--no-include-usage",
+            "--runs",
+            "4",
+            "--warmup",
+            "1",
+            "--max-tokens",
+            "24",
+            "--ignore-eos",
+        ],
+    )))
+    .await
+    .unwrap();
+    let after = tokens_predicted(&srv.url).await;
+    assert_eq!(r.summary.requests.ok, 4, "{:?}", r.summary.errors);
+    for rec in &r.requests {
+        assert_eq!(
+            rec.token_source,
+            TokenSource::ServerTimings,
+            "record {}",
+            rec.id
+        );
+        assert_eq!(rec.output_tokens, Some(24));
+    }
+    let counted: u64 = r.requests.iter().filter_map(|q| q.output_tokens).sum();
+    assert_eq!(counted as f64, after - before, "the server's own counter");
+    assert_eq!(r.summary.tokens.source, "server_timings");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_chunks_are_not_tokens_and_counts_stay_right() {
     let Some(dir) = setup_dir() else { return };
