@@ -90,10 +90,11 @@ async fn server_rss_and_cpu_agree_with_proc_for_a_threaded_tree() {
         "monitor RSS {got_rss:.0} MB, /proc {rss_mb:.0} MB"
     );
     let got_cpu = report.server_cpu_avg_pct.expect("server CPU sampled");
-    // One spinning thread: about one core. The windows differ by the first sample (CPU needs
-    // two readings), so allow 5% of a core either way beyond the 5% relative.
+    // One spinning thread: about one core (threads summed as processes would read about two).
+    // The windows differ by the first sample (CPU needs two readings) and a busy machine varies
+    // the spinner's share over time, so allow 10% and 10 points.
     assert!(
-        (got_cpu - cpu_pct).abs() <= 0.05 * cpu_pct + 5.0,
+        (got_cpu - cpu_pct).abs() <= 0.1 * cpu_pct + 10.0,
         "monitor CPU {got_cpu:.1}%, /proc {cpu_pct:.1}%"
     );
 }
