@@ -159,10 +159,20 @@ impl Session {
 
     /// Run a closed-loop phase of `w` against the target; records go to the live outputs.
     pub async fn run_closed(&self, phase: ClosedLoop, w: &Workload) -> Vec<RequestRecord> {
+        self.run_closed_on(&self.target.client, phase, w).await
+    }
+
+    /// [`Session::run_closed`] against another client (an A/B's treatment server).
+    pub async fn run_closed_on(
+        &self,
+        client: &crate::client::Client,
+        phase: ClosedLoop,
+        w: &Workload,
+    ) -> Vec<RequestRecord> {
         let w = w.clone();
         closed_loop(
             phase,
-            &self.target.client,
+            client,
             self.clock,
             &self.stop,
             &self.live,

@@ -15,7 +15,7 @@ use crate::record::RequestRecord;
 use crate::report::console;
 use crate::report::progress::Progress;
 use crate::result::{BenchResult, Level, LevelParams};
-use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::scheduler::ClosedLoop;
 use crate::session::Session;
 use crate::target;
 use crate::verdict::{
@@ -75,7 +75,6 @@ async fn phase(
     count: u64,
     warmup: bool,
 ) -> Vec<RequestRecord> {
-    let w = arm.workload.clone();
     let p = ClosedLoop {
         first_id,
         count,
@@ -84,16 +83,7 @@ async fn phase(
         level: arm.level,
         shard: None,
     };
-    closed_loop(
-        p,
-        arm.client,
-        s.clock,
-        &s.stop,
-        &s.live,
-        move |i| w.body(i),
-        |r| s.record(r),
-    )
-    .await
+    s.run_closed_on(arm.client, p, arm.workload).await
 }
 
 /// Run the benchmark and return its result (used by tests).
