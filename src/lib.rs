@@ -18,6 +18,7 @@ pub mod record;
 pub mod report;
 pub mod result;
 pub mod scheduler;
+pub mod selfcheck;
 pub mod session;
 pub mod shard;
 pub mod sim;

@@ -128,6 +128,9 @@ pub struct BenchResult {
     /// This result is one shard of a plan (`--shard`); `merge` joins the shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// The client's self-check: its cost, its lateness, and whether it set the pace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::selfcheck::ClientCheck>,
     pub requests: Vec<RequestRecord>,
     /// Outputs already written during the run (live JSONL); not serialized.
     #[serde(skip)]
@@ -214,6 +217,7 @@ impl BenchResult {
             comparison: None,
             intervals: None,
             shard: head.shard,
+            client: None,
             requests,
             live_outputs: Vec::new(),
         }

@@ -43,6 +43,8 @@ pub struct Session {
     config: serde_json::Value,
     shard_info: Option<ShardInfo>,
     sink: Option<Sink>,
+    /// The client's self-check, from [`Session::begin`] on.
+    probe: Option<crate::selfcheck::Probe>,
 }
 
 impl Session {
@@ -87,6 +89,7 @@ impl Session {
             config: serde_json::Value::Null,
             shard_info: None,
             sink: None,
+            probe: None,
         })
     }
 
@@ -119,6 +122,7 @@ impl Session {
             None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         self.monitor = Some(Monitor::start(self.monitor_cfg.clone(), self.clock));
+        self.probe = Some(crate::selfcheck::Probe::start());
         let command = self.command;
         let target = serde_json::to_value(&self.target.info).unwrap_or_default();
         if self.shard.is_some() || self.start_at.is_some() {
@@ -240,6 +244,11 @@ impl Session {
             }
         };
         annotate(&mut head.config, workload, &records);
+        let tokens: u64 = records
+            .iter()
+            .map(|r| r.output_tokens.unwrap_or(r.content_ns.len() as u64))
+            .sum();
+        let client = self.probe.map(|p| p.finish(tokens, &self.live.send_lag));
         let mut r = result(
             head,
             records,
@@ -248,6 +257,7 @@ impl Session {
             Some(monitor),
         );
         r.interrupted = self.stop.is_stopping();
+        r.client = client;
         // An incomplete live file is not a live output: it is written again, whole, at the end.
         r.live_outputs = self
             .sink

@@ -82,7 +82,7 @@ pub async fn resolve(
         Some(u) => (normalize_base_url(u)?, None),
         None => {
             let cfg = SimConfig::profile(args.sim_profile);
-            let handle = sim::start(cfg, ([127, 0, 0, 1], 0).into(), CrashMode::StopServing)
+            let handle = sim::start_apart(cfg, ([127, 0, 0, 1], 0).into(), CrashMode::StopServing)
                 .await
                 .context("starting the built-in simulator")?;
             (handle.url(), Some(handle))

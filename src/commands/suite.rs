@@ -56,6 +56,7 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
     let mut levels = Vec::new();
     let mut records = Vec::new();
     let mut first_target: Option<TargetInfo> = None;
+    let mut clients = Vec::new();
     // The process's one Ctrl-C handler: checked between tiers.
     let stop = session::ctrl_c_stop(quiet);
     let mut interrupted = false;
@@ -97,6 +98,9 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
         };
         let r = run_tier(s, tier_plan, ti as u32, quiet).await?;
         interrupted |= r.interrupted;
+        if let Some(c) = r.client.clone() {
+            clients.push((format!("tier {}", tier.name), c));
+        }
         first_target.get_or_insert_with(|| r.target.clone());
         let offset = records.len() as u64;
         records.extend(r.requests.into_iter().map(|mut rec| {
@@ -124,6 +128,9 @@ async fn execute_plan(plan: &SuitePlan) -> anyhow::Result<BenchResult> {
     };
     let mut result = session::result(head, records, levels, &plan.output.requirements, None);
     result.interrupted = interrupted;
+    let clients: Vec<(String, &crate::selfcheck::ClientCheck)> =
+        clients.iter().map(|(l, c)| (l.clone(), c)).collect();
+    result.client = crate::selfcheck::combine(&clients);
     Ok(result)
 }
 

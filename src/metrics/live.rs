@@ -19,6 +19,9 @@ pub struct Live {
     /// Warmup requests done (included in `completed` and `failed`).
     pub warmup: AtomicU64,
     pub peak_in_flight: AtomicI64,
+    /// How late open-loop arrivals were handed on against their schedule (the client's own
+    /// lateness: the wait for a concurrency slot comes after).
+    pub send_lag: crate::selfcheck::LagHistogram,
     /// E2E and TTFT (ms) of measured requests completed since the progress view last looked.
     recent: Mutex<(Vec<f64>, Vec<f64>)>,
 }

@@ -140,9 +140,6 @@ fn resources(result: &BenchResult) -> String {
     let Some(m) = &result.monitor else {
         return out;
     };
-    if let (Some(c), Some(r)) = (m.client_cpu_avg_pct, m.client_rss_peak_mb) {
-        let _ = writeln!(out, "  Client:        CPU {c:.1}% avg, RSS peak {r:.0} MB");
-    }
     if let (Some(c), Some(r)) = (m.server_cpu_avg_pct, m.server_rss_peak_mb) {
         let _ = writeln!(
             out,
@@ -163,6 +160,19 @@ fn resources(result: &BenchResult) -> String {
     }
     if m.server_exited {
         let _ = writeln!(out, "  Server:        the process EXITED during the run");
+    }
+    out
+}
+
+/// The client's self-check (every measuring command): its figures, and the warning when the
+/// client, not the server, set the pace.
+pub fn client_block(result: &BenchResult) -> String {
+    let Some(c) = &result.client else {
+        return String::new();
+    };
+    let mut out = format!("\n  Client:        {}\n", views::client_line(c));
+    if let Some(w) = c.warning() {
+        let _ = writeln!(out, "  {w}");
     }
     out
 }

@@ -318,6 +318,32 @@ pub fn levels(r: &BenchResult) -> Table {
     t
 }
 
+/// The client's self-check in one line: its cost and lateness.
+pub fn client_line(c: &crate::selfcheck::ClientCheck) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} ms"));
+    format!(
+        "{} CPU/token, CPU {:.1}% of {} core(s), RSS peak {}, send lag p50 {} p99 {}, loop lag p99 {}",
+        c.cpu_us_per_token
+            .map_or("-".to_string(), |v| format!("{v:.2} us")),
+        c.cpu_pct,
+        c.cores,
+        c.rss_peak_mb
+            .map_or("-".to_string(), |v| format!("{v:.0} MB")),
+        ms(c.send_lag_p50_ms),
+        ms(c.send_lag_p99_ms),
+        ms(c.loop_lag_p99_ms),
+    )
+}
+
+/// The client's self-check as a paragraph: the figures, and the warning when it set the pace.
+pub fn client(c: &crate::selfcheck::ClientCheck) -> Text {
+    let t = Text::plain(format!("Client: {}. ", client_line(c)));
+    match c.warning() {
+        Some(w) => t.then(Style::Strong, w),
+        None => t.then(Style::Plain, "Not client-bound."),
+    }
+}
+
 /// The whole result as a document (Markdown and HTML).
 pub fn document(r: &BenchResult) -> Document {
     let s = &r.summary;
@@ -349,6 +375,9 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
     }
     doc.section("Latency", latency(s));
+    if let Some(c) = &r.client {
+        doc.paragraph(client(c));
+    }
     if let Some(c) = &r.comparison {
         doc.section("Improvement summary", comparison(c));
     }

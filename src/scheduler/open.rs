@@ -253,6 +253,9 @@ impl Arrival1 {
         body: Arc<B>,
     ) {
         let body = body(id);
+        self.live
+            .send_lag
+            .add_ns(self.clock.now_ns().saturating_sub(scheduled_ns));
         let permit = match &self.sem {
             Some(s) => {
                 self.live.queued.fetch_add(1, Ordering::Relaxed);

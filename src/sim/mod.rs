@@ -249,6 +249,43 @@ pub struct SimHandle {
     pub stats: Arc<SimStats>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// The simulator's own runtime, when it has one ([`start_apart`]).
+    runtime: Option<OwnRuntime>,
+}
+
+/// A runtime owned by a handle: shut down in the background when dropped (dropping a runtime
+/// inside another one's task would panic).
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// [`start`] on a runtime of its own, whose threads are named
+/// [`crate::selfcheck::SIM_THREAD_PREFIX`]: the built-in target of the measuring commands, so
+/// that the client's self-check does not count the simulator's CPU as the client's.
+pub async fn start_apart(
+    cfg: SimConfig,
+    addr: SocketAddr,
+    crash: CrashMode,
+) -> anyhow::Result<SimHandle> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.div_ceil(2))
+        .thread_name(crate::selfcheck::SIM_THREAD_PREFIX)
+        .enable_all()
+        .build()
+        .context("starting the simulator's runtime")?;
+    let mut handle = rt
+        .spawn(start(cfg, addr, crash))
+        .await
+        .context("starting the simulator")??;
+    handle.runtime = Some(OwnRuntime(Some(rt)));
+    Ok(handle)
 }
 
 impl SimHandle {
@@ -303,6 +340,7 @@ pub async fn start(
         stats,
         shutdown,
         task,
+        runtime: None,
     })
 }
 

@@ -68,6 +68,14 @@ pub fn merge(parts: Vec<Part>) -> anyhow::Result<(BenchResult, Vec<String>)> {
     };
     let mut result = BenchResult::build(head, records, levels);
     result.interrupted = parts.iter().any(|p| p.result.interrupted);
+    let clients: Vec<(String, &crate::selfcheck::ClientCheck)> = parts
+        .iter()
+        .filter_map(|p| {
+            let index = p.result.shard.as_ref().map_or(0, |s| s.index);
+            Some((format!("shard {index}"), p.result.client.as_ref()?))
+        })
+        .collect();
+    result.client = crate::selfcheck::combine(&clients);
     Ok((result, warnings))
 }
 
