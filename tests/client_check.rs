@@ -49,6 +49,8 @@ fn run(args: &[&str], out: &Path, core: Option<usize>) -> (BenchResult, f64, f64
             cmd.pre_exec(move || pin_to(c));
         }
     }
+    // Reaped by wait4 below (which also gives the rusage), not by Child::wait.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("llmbench starts");
     let (status, usage) = unsafe {
         let mut status = 0;
