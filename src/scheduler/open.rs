@@ -127,35 +127,41 @@ pub fn arrival_offsets(
 }
 
 impl OpenLoop {
-    /// The planned arrivals: (offset s, warmup?) up to the horizon.
-    pub fn plan(&self) -> Vec<(f64, bool)> {
-        let mut out = Vec::new();
-        let mut horizon = match self.warmup {
-            Warmup::Duration(w) => w.as_secs_f64() + self.duration.as_secs_f64(),
+    /// The planned arrivals, generated as they are needed (a 24 h plan holds no list): (offset
+    /// s, warmup?) up to the horizon.
+    pub fn arrivals(&self) -> impl Iterator<Item = (f64, bool)> + Send + 'static {
+        let (warmup, duration, max) = (self.warmup, self.duration.as_secs_f64(), self.max_requests);
+        let mut horizon = match warmup {
+            Warmup::Duration(w) => w.as_secs_f64() + duration,
             Warmup::Count(_) => f64::INFINITY,
         };
-        for (i, off) in
-            arrival_offsets(self.rate, self.arrival, self.burstiness, self.seed).enumerate()
-        {
-            let i = i as u64;
-            if self.max_requests.is_some_and(|m| i >= m) {
-                break;
-            }
-            let warm = match self.warmup {
-                Warmup::Duration(w) => off < w.as_secs_f64(),
-                Warmup::Count(k) => {
-                    if i == k {
-                        horizon = off + self.duration.as_secs_f64();
+        arrival_offsets(self.rate, self.arrival, self.burstiness, self.seed)
+            .enumerate()
+            .take_while(move |(i, _)| max.is_none_or(|m| (*i as u64) < m))
+            .map_while(move |(i, off)| {
+                let i = i as u64;
+                let warm = match warmup {
+                    Warmup::Duration(w) => off < w.as_secs_f64(),
+                    Warmup::Count(k) => {
+                        if i == k {
+                            horizon = off + duration;
+                        }
+                        i < k
                     }
-                    i < k
-                }
-            };
-            if off >= horizon {
-                break;
-            }
-            out.push((off, warm));
-        }
-        out
+                };
+                (off < horizon).then_some((off, warm))
+            })
+    }
+
+    /// About how many arrivals the plan holds (to size buffers; at most 2^20).
+    fn expected(&self) -> usize {
+        let warm_s = match self.warmup {
+            Warmup::Duration(w) => w.as_secs_f64(),
+            Warmup::Count(_) => 0.0,
+        };
+        let n = self.rate * (warm_s + self.duration.as_secs_f64());
+        let n = self.max_requests.map_or(n, |m| n.min(m as f64));
+        (n.max(0.0) as usize).min(1 << 20)
     }
 }
 
@@ -173,14 +179,13 @@ where
     B: Fn(u64) -> Bytes + Send + Sync + 'static,
     F: FnMut(&RequestRecord),
 {
-    let arrivals: Vec<(u64, (f64, bool))> = plan
-        .plan()
-        .into_iter()
+    let shard = plan.shard;
+    let arrivals = plan
+        .arrivals()
         .enumerate()
         .map(|(i, a)| (i as u64, a))
-        .filter(|(i, _)| plan.shard.is_none_or(|s| s.owns(*i)))
-        .collect();
-    let n = arrivals.len();
+        .filter(move |(i, _)| shard.is_none_or(|s| s.owns(*i)));
+    let n = plan.expected() / plan.shard.map_or(1, |s| s.count as usize).max(1);
     let body = Arc::new(body);
     let sem = plan
         .max_concurrency
@@ -188,16 +193,17 @@ where
     let (tx, rx) = mpsc::unbounded_channel::<RequestRecord>();
     let handle = tokio::runtime::Handle::current();
     let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
-    let last_due = arrivals.last().map_or(0.0, |(_, (off, _))| *off);
-    let drain = Drain::arm(plan.drain, t0 + Duration::from_secs_f64(last_due), stop);
+    let drain = Drain::new(plan.drain, stop);
     let (start_ns, first_id, level) = ((plan.start_s * 1e9) as u64, plan.first_id, plan.level);
     {
         let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
         std::thread::Builder::new()
             .name("llmbench-arrivals".into())
             .spawn(move || {
+                let mut last_due = t0;
                 for (id, (off, warmup)) in arrivals {
                     let due = t0 + Duration::from_secs_f64(off);
+                    last_due = due;
                     loop {
                         if stop.is_stopping() {
                             return;
@@ -224,6 +230,8 @@ where
                     let b = body.clone();
                     handle.spawn(async move { task.run(id, warmup, scheduled_ns, b).await });
                 }
+                // Every arrival handed on: the drain's clock starts at the last one's due time.
+                drain.arm(last_due, &handle);
             })
             .expect("spawn the arrival thread");
     }
@@ -301,27 +309,30 @@ struct Drain {
 }
 
 impl Drain {
-    fn arm(limit: Option<Duration>, last_due: std::time::Instant, stop: &Stop) -> Drain {
-        let cut = stop.in_flight.child_token();
-        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if let Some(d) = limit {
-            let (cut, timed_out) = (cut.clone(), timed_out.clone());
-            let deadline = tokio::time::Instant::from_std(last_due + d);
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => {
-                        timed_out.store(true, Ordering::Relaxed);
-                        cut.cancel();
-                    }
-                    _ = cut.cancelled() => {}
-                }
-            });
-        }
+    fn new(limit: Option<Duration>, stop: &Stop) -> Drain {
         Drain {
-            cut,
-            timed_out,
+            cut: stop.in_flight.child_token(),
+            timed_out: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             limit,
         }
+    }
+
+    /// Start the drain's clock: `limit` after the last arrival's due time, cut the rest.
+    fn arm(&self, last_due: std::time::Instant, handle: &tokio::runtime::Handle) {
+        let Some(d) = self.limit else {
+            return;
+        };
+        let (cut, timed_out) = (self.cut.clone(), self.timed_out.clone());
+        let deadline = tokio::time::Instant::from_std(last_due + d);
+        handle.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    timed_out.store(true, Ordering::Relaxed);
+                    cut.cancel();
+                }
+                _ = cut.cancelled() => {}
+            }
+        });
     }
 
     /// A request cut by the drain timeout is a timeout of the run, not the user's stop.
@@ -452,15 +463,22 @@ mod tests {
             shard: None,
             drain: None,
         };
-        let plan = p.plan();
+        let plan: Vec<(f64, bool)> = p.arrivals().collect();
         assert_eq!(plan.len(), 30);
         assert_eq!(plan.iter().filter(|(_, w)| *w).count(), 10);
         p.warmup = Warmup::Count(5);
-        let plan = p.plan();
+        let plan: Vec<(f64, bool)> = p.arrivals().collect();
         assert_eq!(plan.iter().filter(|(_, w)| *w).count(), 5);
         assert_eq!(plan.len(), 25);
         p.max_requests = Some(7);
-        assert_eq!(p.plan().len(), 7);
+        assert_eq!(p.arrivals().count(), 7);
+        // A day at a million arrivals a second: nothing is built up front.
+        p.max_requests = None;
+        p.rate = 1e6;
+        p.duration = Duration::from_secs(86_400);
+        let first: Vec<(f64, bool)> = p.arrivals().skip(4).take(2).collect();
+        assert_eq!(first, vec![(4e-6, true), (5e-6, false)]);
+        assert_eq!(p.expected(), 1 << 20);
         assert_eq!(
             Warmup::parse("30s").unwrap(),
             Warmup::Duration(Duration::from_secs(30))
