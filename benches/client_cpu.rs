@@ -125,7 +125,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
                         &Stop::new(),
                         &Arc::new(Live::default()),
                         move |_| b.clone(),
-                        |_| {},
+                        |_| true,
                     )
                     .await;
                     let failed = recs.iter().filter(|r| !r.is_ok()).count();

@@ -167,24 +167,80 @@ pub struct RequestRecord {
 }
 
 const NS_PER_MS: f64 = 1e6;
+const NONE: u64 = u64::MAX;
+const NONE32: u32 = u32::MAX;
 
-impl RequestRecord {
+/// What the statistics need of one request, in 64 bytes: its times, counts and outcome, without
+/// the per-token timestamps and the texts of the full record. A long run keeps one per request
+/// (see `metrics::accumulate`); the per-request metrics are defined here, once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub id: u64,
+    pub sent_ns: u64,
+    pub done_ns: u64,
+    scheduled_ns: u64,
+    first_content_ns: u64,
+    output_tokens: u32,
+    pub prompt_tokens: u32,
+    pub cached_tokens: u32,
+    /// Content events received.
+    pub events: u32,
+    level: u32,
+    pub kind: Option<FailureKind>,
+    pub warmup: bool,
+    pub token_source: TokenSource,
+}
+
+fn small(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(NONE32 - 1)
+}
+
+impl Row {
+    pub fn of(r: &RequestRecord) -> Row {
+        Row {
+            id: r.id,
+            sent_ns: r.sent_ns,
+            done_ns: r.done_ns,
+            scheduled_ns: r.scheduled_ns.unwrap_or(NONE),
+            first_content_ns: r.content_ns.first().copied().unwrap_or(NONE),
+            output_tokens: r.output_tokens.map_or(NONE32, small),
+            prompt_tokens: r.prompt_tokens.map_or(0, small),
+            cached_tokens: r.cached_tokens.map_or(0, small),
+            events: small(r.content_ns.len() as u64),
+            level: r.level.unwrap_or(NONE32),
+            kind: r.error.as_ref().map(|e| e.kind),
+            warmup: r.warmup,
+            token_source: r.token_source,
+        }
+    }
+
+    pub fn scheduled_ns(&self) -> Option<u64> {
+        (self.scheduled_ns != NONE).then_some(self.scheduled_ns)
+    }
+
+    pub fn output_tokens(&self) -> Option<u64> {
+        (self.output_tokens != NONE32).then_some(self.output_tokens as u64)
+    }
+
+    pub fn level(&self) -> Option<u32> {
+        (self.level != NONE32).then_some(self.level)
+    }
+
     pub fn is_ok(&self) -> bool {
-        self.error.is_none()
+        self.kind.is_none()
     }
 
     /// Cancelled by the user or never sent because the run stopped: not the server's failure.
     pub fn stopped_by_user(&self) -> bool {
-        self.error
-            .as_ref()
-            .is_some_and(|e| matches!(e.kind, FailureKind::Cancelled | FailureKind::Dropped))
+        matches!(
+            self.kind,
+            Some(FailureKind::Cancelled | FailureKind::Dropped)
+        )
     }
 
     /// First content event − sent.
     pub fn ttft_ns(&self) -> Option<u64> {
-        self.content_ns
-            .first()
-            .map(|t| t.saturating_sub(self.sent_ns))
+        (self.first_content_ns != NONE).then(|| self.first_content_ns.saturating_sub(self.sent_ns))
     }
 
     pub fn ttft_ms(&self) -> Option<f64> {
@@ -196,52 +252,107 @@ impl RequestRecord {
         self.done_ns.saturating_sub(self.sent_ns) as f64 / NS_PER_MS
     }
 
-    /// Gaps between consecutive content events, in ms.
-    pub fn itl_ms(&self) -> impl Iterator<Item = f64> + '_ {
-        self.content_ns
-            .windows(2)
-            .map(|w| w[1].saturating_sub(w[0]) as f64 / NS_PER_MS)
-    }
-
     /// (E2E − TTFT) / (output_tokens − 1), for at least 2 output tokens.
     pub fn tpot_ms(&self) -> Option<f64> {
-        let n = self.output_tokens?;
+        let n = self.output_tokens()?;
         let ttft = self.ttft_ms()?;
         (n >= 2).then(|| (self.e2e_ms() - ttft) / (n - 1) as f64)
     }
 
     /// output_tokens / E2E.
     pub fn output_tok_s(&self) -> Option<f64> {
-        let n = self.output_tokens?;
+        let n = self.output_tokens()?;
         let e2e = self.e2e_ms();
         (n > 0 && e2e > 0.0).then(|| n as f64 / (e2e / 1e3))
     }
 
     /// (output_tokens − 1) / (E2E − TTFT).
     pub fn decode_tok_s(&self) -> Option<f64> {
-        let n = self.output_tokens?;
+        let n = self.output_tokens()?;
         let d = self.e2e_ms() - self.ttft_ms()?;
         (n >= 2 && d > 0.0).then(|| (n - 1) as f64 / (d / 1e3))
     }
 
     /// TTFT measured from `scheduled` (open loop): what a user arriving on time waited.
     pub fn ttft_from_scheduled_ms(&self) -> Option<f64> {
-        let s = self.scheduled_ns?;
-        self.content_ns
-            .first()
-            .map(|t| t.saturating_sub(s) as f64 / NS_PER_MS)
+        let s = self.scheduled_ns()?;
+        (self.first_content_ns != NONE)
+            .then(|| self.first_content_ns.saturating_sub(s) as f64 / NS_PER_MS)
     }
 
     /// E2E measured from `scheduled` (open loop).
     pub fn e2e_from_scheduled_ms(&self) -> Option<f64> {
-        self.scheduled_ns
+        self.scheduled_ns()
             .map(|s| self.done_ns.saturating_sub(s) as f64 / NS_PER_MS)
     }
 
     /// sent − scheduled (open loop).
     pub fn send_lag_ms(&self) -> Option<f64> {
-        self.scheduled_ns
+        self.scheduled_ns()
             .map(|s| self.sent_ns.saturating_sub(s) as f64 / NS_PER_MS)
+    }
+}
+
+/// The per-request metrics of a full record are its [`Row`]'s.
+impl RequestRecord {
+    pub fn row(&self) -> Row {
+        Row::of(self)
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    pub fn stopped_by_user(&self) -> bool {
+        self.row().stopped_by_user()
+    }
+
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.row().ttft_ns()
+    }
+
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.row().ttft_ms()
+    }
+
+    pub fn e2e_ms(&self) -> f64 {
+        self.row().e2e_ms()
+    }
+
+    /// Gaps between consecutive content events, ns.
+    pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.content_ns
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+    }
+
+    /// Gaps between consecutive content events, in ms.
+    pub fn itl_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.itl_ns().map(|g| g as f64 / NS_PER_MS)
+    }
+
+    pub fn tpot_ms(&self) -> Option<f64> {
+        self.row().tpot_ms()
+    }
+
+    pub fn output_tok_s(&self) -> Option<f64> {
+        self.row().output_tok_s()
+    }
+
+    pub fn decode_tok_s(&self) -> Option<f64> {
+        self.row().decode_tok_s()
+    }
+
+    pub fn ttft_from_scheduled_ms(&self) -> Option<f64> {
+        self.row().ttft_from_scheduled_ms()
+    }
+
+    pub fn e2e_from_scheduled_ms(&self) -> Option<f64> {
+        self.row().e2e_from_scheduled_ms()
+    }
+
+    pub fn send_lag_ms(&self) -> Option<f64> {
+        self.row().send_lag_ms()
     }
 }
 
@@ -284,6 +395,25 @@ mod tests {
         let mut r = rec();
         r.output_tokens = Some(1);
         assert_eq!(r.tpot_ms(), None);
+    }
+
+    #[test]
+    fn a_row_is_64_bytes_and_keeps_the_metrics() {
+        assert_eq!(std::mem::size_of::<Row>(), 64);
+        let mut r = rec();
+        r.scheduled_ns = Some(500_000);
+        r.level = Some(3);
+        let row = r.row();
+        assert_eq!(row.ttft_ms(), Some(100.0));
+        assert_eq!(row.send_lag_ms(), Some(0.5));
+        assert_eq!(row.ttft_from_scheduled_ms(), Some(100.5));
+        assert_eq!(
+            (row.level(), row.output_tokens(), row.events),
+            (Some(3), Some(4), 4)
+        );
+        r.output_tokens = None;
+        r.content_ns.clear();
+        assert_eq!((r.row().output_tokens(), r.row().ttft_ms()), (None, None));
     }
 
     #[test]

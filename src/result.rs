@@ -7,8 +7,9 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::accumulate::{Keeper, KEEP_RECORDS};
 use crate::metrics::targets::TargetOutcome;
-use crate::metrics::timeseries::{self, Second};
+use crate::metrics::timeseries::Second;
 use crate::metrics::Summary;
 use crate::monitor::MonitorReport;
 use crate::protocol::Api;
@@ -128,6 +129,10 @@ pub struct BenchResult {
     /// This result is one shard of a plan (`--shard`); `merge` joins the shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// Records counted in every figure but not kept in `requests` (a long run keeps its first
+    /// `--keep-records`, and the first failure of each kind; the .jsonl output has them all).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests_omitted: u64,
     /// The client's self-check: its cost, its lateness, and whether it set the pace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::selfcheck::ClientCheck>,
@@ -200,6 +205,20 @@ impl Level {
 impl BenchResult {
     /// The one construction site of a result: the summary and the series from the records.
     pub fn build(head: Header, requests: Vec<RequestRecord>, levels: Vec<Level>) -> BenchResult {
+        let mut acc = crate::metrics::accumulate::Accumulator::default();
+        requests.iter().for_each(|r| acc.push(r));
+        BenchResult::build_from(head, acc, requests, levels)
+    }
+
+    /// A result whose figures come from `acc` (every record of the run), keeping `requests`
+    /// (all of them, or a long run's first ones).
+    pub fn build_from(
+        head: Header,
+        acc: crate::metrics::accumulate::Accumulator,
+        requests: Vec<RequestRecord>,
+        levels: Vec<Level>,
+    ) -> BenchResult {
+        let (summary, timeseries) = acc.finish();
         BenchResult {
             schema: SCHEMA.to_string(),
             tool: head.tool,
@@ -208,16 +227,17 @@ impl BenchResult {
             interrupted: false,
             config: head.config,
             target: head.target,
-            summary: Summary::from_records(&requests),
+            summary,
             targets: Vec::new(),
             levels,
-            timeseries: timeseries::per_second(&requests),
+            timeseries,
             monitor: None,
             stress: None,
             comparison: None,
             intervals: None,
             shard: head.shard,
             client: None,
+            requests_omitted: 0,
             requests,
             live_outputs: Vec::new(),
         }
@@ -250,8 +270,19 @@ impl BenchResult {
 /// Read a result: a `.json` result, or a `.jsonl` record file (every figure recomputed).
 pub fn read(path: &Path) -> anyhow::Result<BenchResult> {
     if path.extension().and_then(|e| e.to_str()) == Some("jsonl") {
-        let file = crate::sink::read(path)?;
-        return Ok(BenchResult::build(file.header, file.records, Vec::new()));
+        // Bounded however long the run: every record into the figures, the first ones kept.
+        let mut keeper = Keeper::new(KEEP_RECORDS);
+        let mut kept = Vec::new();
+        let (header, _) = crate::sink::read_each(path, |r| {
+            if keeper.offer(&r) {
+                kept.push(r);
+            }
+        })?;
+        kept.sort_by_key(|r| r.id);
+        let omitted = keeper.omitted;
+        let mut result = BenchResult::build_from(header, keeper.acc, kept, Vec::new());
+        result.requests_omitted = omitted;
+        return Ok(result);
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the file", path.display()))?;
@@ -271,4 +302,8 @@ pub fn read(path: &Path) -> anyhow::Result<BenchResult> {
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(BenchResult);
     serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -7,10 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::accumulate::Keeper;
 use crate::metrics::targets::Target as Requirement;
 use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
 use crate::plan::{Common, OutputPlan};
-use crate::record::{Clock, RequestRecord};
+use crate::record::{Clock, RequestRecord, Row};
 use crate::result::{BenchResult, Header, Level, Tool};
 use crate::scheduler::{closed_loop, open_loop, ClosedLoop, Live, OpenLoop, Stop};
 use crate::shard::{Shard, ShardInfo};
@@ -45,6 +46,8 @@ pub struct Session {
     sink: Option<Sink>,
     /// The client's self-check, from [`Session::begin`] on.
     probe: Option<crate::selfcheck::Probe>,
+    /// A long run's statistics, fed as records complete ([`Session::keep_records`]).
+    keeper: Option<std::sync::Mutex<Keeper>>,
 }
 
 impl Session {
@@ -90,6 +93,7 @@ impl Session {
             shard_info: None,
             sink: None,
             probe: None,
+            keeper: None,
         })
     }
 
@@ -201,10 +205,21 @@ impl Session {
         .await
     }
 
-    /// Show a completed record to the live outputs.
-    pub fn record(&self, r: &RequestRecord) {
+    /// Keep at most `cap` full records (and the first failure of each kind); count every one
+    /// in bounded form. For runs of any length (`throughput --keep-records`).
+    pub fn keep_records(&mut self, cap: usize) {
+        self.keeper = Some(std::sync::Mutex::new(Keeper::new(cap)));
+    }
+
+    /// Show a completed record to the live outputs (and a long run's statistics); true when
+    /// it is to be kept in full.
+    pub fn record(&self, r: &RequestRecord) -> bool {
         if let Some(s) = &self.sink {
             s.write(r);
+        }
+        match &self.keeper {
+            Some(k) => k.lock().unwrap_or_else(|e| e.into_inner()).offer(r),
+            None => true,
         }
     }
 
@@ -233,8 +248,18 @@ impl Session {
         records: Vec<RequestRecord>,
         levels: Vec<Level>,
     ) -> BenchResult {
-        let (from_s, to_s) = measured_window_s(&records);
         let mut head = self.header();
+        // A long run that did not keep every record: its figures come from the keeper.
+        let keeper = self
+            .keeper
+            .map(|k| k.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .filter(|k| k.omitted > 0);
+        let rows: Vec<Row> = match &keeper {
+            Some(_) => Vec::new(),
+            None => records.iter().map(RequestRecord::row).collect(),
+        };
+        let rows = keeper.as_ref().map_or(rows.as_slice(), |k| k.acc.rows());
+        let (from_s, to_s) = measured_window_s(rows);
         let monitor = match self.monitor {
             Some(m) => m.finish(from_s, to_s).await,
             None => {
@@ -243,19 +268,27 @@ impl Session {
                     .await
             }
         };
-        annotate(&mut head.config, workload, &records);
-        let tokens: u64 = records
+        annotate(&mut head.config, workload, rows);
+        let tokens: u64 = rows
             .iter()
-            .map(|r| r.output_tokens.unwrap_or(r.content_ns.len() as u64))
+            .map(|r| r.output_tokens().unwrap_or(r.events as u64))
             .sum();
         let client = self.probe.map(|p| p.finish(tokens, &self.live.send_lag));
-        let mut r = result(
-            head,
-            records,
-            levels,
-            &self.output.requirements,
-            Some(monitor),
-        );
+        let mut r = match keeper {
+            Some(k) => {
+                let omitted = k.omitted;
+                let mut r = BenchResult::build_from(head, k.acc, records, levels);
+                r.requests_omitted = omitted;
+                judge(r, &self.output.requirements, Some(monitor))
+            }
+            None => result(
+                head,
+                records,
+                levels,
+                &self.output.requirements,
+                Some(monitor),
+            ),
+        };
         r.interrupted = self.stop.is_stopping();
         r.client = client;
         // An incomplete live file is not a live output: it is written again, whole, at the end.
@@ -279,7 +312,19 @@ pub fn result(
     requirements: &[Requirement],
     monitor: Option<MonitorReport>,
 ) -> BenchResult {
-    let mut result = BenchResult::build(head, records, levels);
+    judge(
+        BenchResult::build(head, records, levels),
+        requirements,
+        monitor,
+    )
+}
+
+/// The requirements judged on a result's summary (and monitor report).
+fn judge(
+    mut result: BenchResult,
+    requirements: &[Requirement],
+    monitor: Option<MonitorReport>,
+) -> BenchResult {
     result.targets = requirements
         .iter()
         .map(|r| r.evaluate(&result.summary, monitor.as_ref()))
@@ -321,8 +366,8 @@ async fn check_metrics_url(url: &str) -> anyhow::Result<()> {
 }
 
 /// Seconds from t0 of the first measured send and the last measured completion.
-pub fn measured_window_s(records: &[RequestRecord]) -> (f64, f64) {
-    let m = records.iter().filter(|r| !r.warmup);
+pub fn measured_window_s(rows: &[Row]) -> (f64, f64) {
+    let m = rows.iter().filter(|r| !r.warmup);
     let from = m.clone().map(|r| r.sent_ns).min().unwrap_or(0);
     let to = m.map(|r| r.done_ns).max().unwrap_or(0);
     (from as f64 / 1e9, to as f64 / 1e9)
@@ -379,8 +424,8 @@ fn install_stop(quiet: bool) -> Stop {
 }
 
 /// Record the dataset (name, parameters, seed, tokenizer, hash of the bodies sent) in a config.
-fn annotate(config: &mut serde_json::Value, w: &Workload, records: &[RequestRecord]) {
-    let mut ids: Vec<u64> = records.iter().map(|r| r.id).collect();
+fn annotate(config: &mut serde_json::Value, w: &Workload, rows: &[Row]) {
+    let mut ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
     ids.sort_unstable();
     config["dataset"] = w.describe(ids);
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::record::RequestRecord;
 use crate::result::Header;
@@ -77,6 +77,21 @@ pub struct RecordFile {
 
 /// Read a JSONL file: its header and its records. Errors name the file and the line.
 pub fn read(path: &Path) -> anyhow::Result<RecordFile> {
+    let mut records = Vec::new();
+    let (header, truncated) = read_each(path, |r| records.push(r))?;
+    Ok(RecordFile {
+        header,
+        records,
+        truncated,
+    })
+}
+
+/// Read a JSONL file one record at a time (a long run's file need not fit in memory): its
+/// header, and whether the last line was cut (it is left out).
+pub fn read_each(
+    path: &Path,
+    mut each: impl FnMut(RequestRecord),
+) -> anyhow::Result<(Header, bool)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
@@ -85,25 +100,29 @@ pub fn read(path: &Path) -> anyhow::Result<RecordFile> {
         .with_context(|| format!("{}: empty file", path.display()))?
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let header = Header::from_line(&first, &path.display().to_string())?;
-    let rest: Vec<String> = lines
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut records = Vec::new();
-    let mut truncated = false;
-    for (i, line) in rest.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    // A line is parsed once the next is read: only the last one may be cut.
+    let mut pending: Option<(usize, String)> = None;
+    for (i, line) in lines.enumerate() {
+        let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
+        if let Some((n, prev)) = pending.take() {
+            each(parse(path, n, &prev)?);
         }
-        match serde_json::from_str::<RequestRecord>(line) {
-            Ok(r) => records.push(r),
-            // A run killed mid-write leaves a partial last line: keep everything before it.
-            Err(_) if i + 1 == rest.len() => truncated = true,
-            Err(e) => bail!("{}:{}: not a request record: {e}", path.display(), i + 2),
+        if !line.trim().is_empty() {
+            pending = Some((i + 2, line));
         }
     }
-    Ok(RecordFile {
-        header,
-        records,
-        truncated,
-    })
+    let mut truncated = false;
+    if let Some((n, last)) = pending {
+        match parse(path, n, &last) {
+            Ok(r) => each(r),
+            // A run killed mid-write leaves a partial last line: keep everything before it.
+            Err(_) => truncated = true,
+        }
+    }
+    Ok((header, truncated))
+}
+
+fn parse(path: &Path, line: usize, text: &str) -> anyhow::Result<RequestRecord> {
+    serde_json::from_str::<RequestRecord>(text)
+        .map_err(|e| anyhow::anyhow!("{}:{line}: not a request record: {e}", path.display()))
 }

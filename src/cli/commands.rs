@@ -142,6 +142,11 @@ pub struct ThroughputArgs {
     /// cut and recorded as timeouts.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,
+    /// Full records kept in memory for the result's `requests` (.json, .csv, .html charts);
+    /// beyond them a request costs 64 bytes (plus 4 per token, up to 128 MB of inter-token
+    /// gaps). Every record is still in every figure and in the .jsonl output.
+    #[arg(long, default_value_t = crate::metrics::accumulate::KEEP_RECORDS)]
+    pub keep_records: usize,
     /// Arrival process (seeded by --seed).
     #[arg(long, default_value = "poisson", value_parser = choice::<Arrival>())]
     pub arrival: Arrival,

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::plan::OutputPlan;
-use crate::record::{FailureKind, RequestRecord};
+use crate::record::FailureKind;
 use crate::report::{console, BenchResult};
 use crate::session::EXIT_INTERRUPTED;
 
@@ -81,14 +81,13 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
         eprintln!("error: not written: {}", unwritten.join(", "));
         return Ok(ExitCode::from(2));
     }
-    let measured: Vec<&RequestRecord> = result.requests.iter().filter(|r| !r.warmup).collect();
-    if !measured.is_empty()
-        && measured.iter().all(|r| {
-            r.error
-                .as_ref()
-                .is_some_and(|e| e.kind == FailureKind::Connect)
-        })
-    {
+    let s = &result.summary;
+    let connect = s
+        .errors
+        .get(FailureKind::Connect.name())
+        .copied()
+        .unwrap_or(0);
+    if s.requests.total > 0 && connect == s.requests.total {
         eprintln!(
             "error: cannot connect to {}: every request failed to connect",
             result.target.url
@@ -98,8 +97,7 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
     if result.interrupted {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    if result.summary.requests.ok == 0 {
-        let s = &result.summary;
+    if s.requests.ok == 0 {
         let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
         eprintln!(
             "error: no request succeeded ({} of {} failed{}{})",

@@ -83,10 +83,10 @@ async fn execute_plan(plan: &crate::plan::Plan<RunPlan>) -> anyhow::Result<Bench
         &s.live,
         move |i| w.body(i),
         |r| {
-            s.record(r);
+            let keep = s.record(r);
             done += 1;
             if quiet || (total > 20 && done < total && last_print.elapsed().as_secs_f64() < 2.0) {
-                return;
+                return keep;
             }
             last_print = Instant::now();
             match &r.error {
@@ -101,6 +101,7 @@ async fn execute_plan(plan: &crate::plan::Plan<RunPlan>) -> anyhow::Result<Bench
                 ),
                 Some(f) => eprintln!("[{done}/{total}] failed: {}: {}", f.kind.name(), f.detail),
             }
+            keep
         },
     )
     .await;

@@ -42,6 +42,7 @@ async fn execute_plan(plan: &Plan<ThroughputPlan>) -> anyhow::Result<BenchResult
         );
     }
     let workload = s.bind(&req.workload, req.count_with_tokenizer);
+    s.keep_records(p.keep_records);
     s.begin(plan.config()).await?;
     let progress = Progress::start(
         quiet,

@@ -1,9 +1,12 @@
 //! Statistics over records: distributions, throughput over the measured window, error counts.
 //!
 //! Reads records, produces plain data for reports. Percentiles are computed by exactly one
-//! function ([`percentile`], linear interpolation, numpy's default), from all values: never an
-//! average of percentiles, never a histogram approximation.
+//! rule ([`percentile`], linear interpolation, numpy's default), from all values: never an
+//! average of percentiles. The one exception is stated where it applies: inter-token gaps past
+//! [`accumulate::GAPS_EXACT`] (a very long run) come from a 1 µs histogram, and their
+//! distribution carries `resolution_ms`.
 
+pub mod accumulate;
 pub mod live;
 pub mod metric;
 pub mod stats;
@@ -14,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{RequestRecord, TokenSource};
+use crate::record::{RequestRecord, Row, TokenSource};
 
 /// count, mean, stddev (sample, n−1), min, p50, p90, p95, p99, max.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -28,43 +31,60 @@ pub struct Distribution {
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
+    /// Set when the percentiles come from a histogram of this resolution (inter-token gaps of
+    /// a very long run), not from every value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_ms: Option<f64>,
 }
 
 /// Percentile of sorted values by linear interpolation between closest ranks:
 /// rank h = (n−1)·p/100, value = x[⌊h⌋] + (h−⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     assert!(!sorted.is_empty(), "percentile of no values");
-    let h = (sorted.len() - 1) as f64 * p / 100.0;
+    percentile_of(sorted.len(), |i| sorted[i], p)
+}
+
+/// [`percentile`] of `n` sorted values, the `i`-th given by `at(i)`.
+pub fn percentile_of(n: usize, at: impl Fn(usize) -> f64, p: f64) -> f64 {
+    let h = (n - 1) as f64 * p / 100.0;
     let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+    let hi = (lo + 1).min(n - 1);
+    at(lo) + (h - lo as f64) * (at(hi) - at(lo))
 }
 
 impl Distribution {
     /// `None` for no values: a metric that was not measured is null, never zero.
     pub fn from_values(mut values: Vec<f64>) -> Option<Distribution> {
         values.retain(|v| v.is_finite());
-        if values.is_empty() {
+        values.sort_by(|a, b| a.total_cmp(b));
+        Distribution::from_sorted(values.len(), |i| values[i])
+    }
+
+    /// The distribution of `n` sorted values, the `i`-th given by `at(i)` (so that values kept
+    /// in a compact form need not be copied).
+    pub fn from_sorted(n: usize, at: impl Fn(usize) -> f64) -> Option<Distribution> {
+        if n == 0 {
             return None;
         }
-        values.sort_by(|a, b| a.total_cmp(b));
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let var = if values.len() > 1 {
-            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        let count = n as f64;
+        let mean = (0..n).map(&at).sum::<f64>() / count;
+        let var = if n > 1 {
+            (0..n).map(|i| (at(i) - mean).powi(2)).sum::<f64>() / (count - 1.0)
         } else {
             0.0
         };
+        let pct = |p: f64| percentile_of(n, &at, p);
         Some(Distribution {
-            count: values.len() as u64,
+            count: n as u64,
             mean,
             stddev: var.sqrt(),
-            min: values[0],
-            p50: percentile(&values, 50.0),
-            p90: percentile(&values, 90.0),
-            p95: percentile(&values, 95.0),
-            p99: percentile(&values, 99.0),
-            max: values[values.len() - 1],
+            min: at(0),
+            p50: pct(50.0),
+            p90: pct(90.0),
+            p95: pct(95.0),
+            p99: pct(99.0),
+            max: at(n - 1),
+            resolution_ms: None,
         })
     }
 
@@ -168,8 +188,15 @@ pub struct Summary {
 impl Summary {
     /// Summarize the measured (non-warmup) records.
     pub fn from_records(records: &[RequestRecord]) -> Summary {
-        let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
-        let ok: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.is_ok()).collect();
+        let mut a = accumulate::Accumulator::default();
+        records.iter().for_each(|r| a.push(r));
+        a.finish().0
+    }
+
+    /// Summarize the measured rows (in plan order); `gaps` holds their inter-token gaps.
+    pub fn from_rows(rows: &[Row], gaps: accumulate::Gaps) -> Summary {
+        let measured: Vec<&Row> = rows.iter().filter(|r| !r.warmup).collect();
+        let ok: Vec<&Row> = measured.iter().copied().filter(|r| r.is_ok()).collect();
         let stopped = measured.iter().filter(|r| r.stopped_by_user()).count();
         let failed = measured.len() - ok.len() - stopped;
 
@@ -177,21 +204,23 @@ impl Summary {
 
         let window_start = measured
             .iter()
-            .map(|r| r.scheduled_ns.unwrap_or(r.sent_ns).min(r.sent_ns))
+            .map(|r| r.scheduled_ns().unwrap_or(r.sent_ns).min(r.sent_ns))
             .min();
         let window_end = measured.iter().map(|r| r.done_ns).max();
         let window_s = match (window_start, window_end) {
             (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
             _ => 0.0,
         };
-        let output: u64 = ok.iter().filter_map(|r| r.output_tokens).sum();
-        let prompt: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
-        let cached: u64 = ok.iter().filter_map(|r| r.cached_tokens).sum();
+        let output: u64 = ok.iter().filter_map(|r| r.output_tokens()).sum();
+        let prompt: u64 = ok.iter().map(|r| r.prompt_tokens as u64).sum();
+        let cached: u64 = ok.iter().map(|r| r.cached_tokens as u64).sum();
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
         // `+ 0.0`: an empty sum is -0.0, printed "-0.00".
         let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3 + 0.0;
+        let dist = |rows: &[&Row], f: fn(&Row) -> Option<f64>| {
+            Distribution::from_values(rows.iter().filter_map(|r| f(r)).collect())
+        };
 
-        let source = token_source(&ok);
         Summary {
             requests: RequestCounts {
                 total: measured.len() as u64,
@@ -204,29 +233,15 @@ impl Summary {
             } else {
                 failed as f64 / (ok.len() + failed) as f64
             },
-            ttft_ms: Distribution::from_values(ok.iter().filter_map(|r| r.ttft_ms()).collect()),
-            itl_ms: Distribution::from_values(ok.iter().flat_map(|r| r.itl_ms()).collect()),
-            tpot_ms: Distribution::from_values(ok.iter().filter_map(|r| r.tpot_ms()).collect()),
-            e2e_ms: Distribution::from_values(ok.iter().map(|r| r.e2e_ms()).collect()),
-            output_tok_s: Distribution::from_values(
-                ok.iter().filter_map(|r| r.output_tok_s()).collect(),
-            ),
-            decode_tok_s: Distribution::from_values(
-                ok.iter().filter_map(|r| r.decode_tok_s()).collect(),
-            ),
-            send_lag_ms: Distribution::from_values(
-                measured.iter().filter_map(|r| r.send_lag_ms()).collect(),
-            ),
-            ttft_from_scheduled_ms: Distribution::from_values(
-                ok.iter()
-                    .filter_map(|r| r.ttft_from_scheduled_ms())
-                    .collect(),
-            ),
-            e2e_from_scheduled_ms: Distribution::from_values(
-                ok.iter()
-                    .filter_map(|r| r.e2e_from_scheduled_ms())
-                    .collect(),
-            ),
+            ttft_ms: dist(&ok, Row::ttft_ms),
+            itl_ms: gaps.distribution(),
+            tpot_ms: dist(&ok, Row::tpot_ms),
+            e2e_ms: dist(&ok, |r| Some(r.e2e_ms())),
+            output_tok_s: dist(&ok, Row::output_tok_s),
+            decode_tok_s: dist(&ok, Row::decode_tok_s),
+            send_lag_ms: dist(&measured, Row::send_lag_ms),
+            ttft_from_scheduled_ms: dist(&ok, Row::ttft_from_scheduled_ms),
+            e2e_from_scheduled_ms: dist(&ok, Row::e2e_from_scheduled_ms),
             concurrency: match (window_start, window_end) {
                 (Some(a), Some(b)) => timeseries::concurrency(measured.iter().copied(), a, b),
                 _ => timeseries::Concurrency::default(),
@@ -243,7 +258,7 @@ impl Summary {
                 prompt,
                 output,
                 cached,
-                source,
+                source: token_source(&ok),
                 usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
             },
             errors,
@@ -252,23 +267,23 @@ impl Summary {
 }
 
 /// Failures by kind, apart from requests the user stopped.
-fn errors_by_kind(measured: &[&RequestRecord]) -> BTreeMap<String, u64> {
+fn errors_by_kind(measured: &[&Row]) -> BTreeMap<String, u64> {
     let mut errors = BTreeMap::new();
     for r in measured.iter().filter(|r| !r.stopped_by_user()) {
-        if let Some(f) = &r.error {
-            *errors.entry(f.kind.name().to_string()).or_insert(0) += 1;
+        if let Some(kind) = r.kind {
+            *errors.entry(kind.name().to_string()).or_insert(0) += 1;
         }
     }
     errors
 }
 
 /// `usage` counted fewer output tokens than the content events received.
-fn usage_below_events(r: &RequestRecord) -> bool {
-    r.token_source == TokenSource::Usage && r.output_tokens.unwrap_or(0) < r.content_ns.len() as u64
+fn usage_below_events(r: &Row) -> bool {
+    r.token_source == TokenSource::Usage && r.output_tokens().unwrap_or(0) < r.events as u64
 }
 
 /// Where the output counts came from: one source, `mixed`, or `none`.
-fn token_source(ok: &[&RequestRecord]) -> String {
+fn token_source(ok: &[&Row]) -> String {
     let mut sources: Vec<TokenSource> = ok.iter().map(|r| r.token_source).collect();
     sources.sort_by_key(|s| s.name());
     sources.dedup();
@@ -280,11 +295,11 @@ fn token_source(ok: &[&RequestRecord]) -> String {
 }
 
 /// (n − 1) / (last send − first send) over open-loop records that were sent.
-fn send_rate(measured: &[&RequestRecord]) -> Option<f64> {
+fn send_rate(measured: &[&Row]) -> Option<f64> {
     let sent: Vec<u64> = measured
         .iter()
-        .filter(|r| r.scheduled_ns.is_some())
-        .filter(|r| r.error.as_ref().map(|e| e.kind) != Some(crate::record::FailureKind::Dropped))
+        .filter(|r| r.scheduled_ns().is_some())
+        .filter(|r| r.kind != Some(crate::record::FailureKind::Dropped))
         .map(|r| r.sent_ns)
         .collect();
     let (first, last) = (sent.iter().min()?, sent.iter().max()?);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::RequestRecord;
+use crate::record::{RequestRecord, Row};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Second {
@@ -31,51 +31,29 @@ pub struct Concurrency {
 const NS: u64 = 1_000_000_000;
 
 /// Requests in flight are those between `sent` and `done` (dropped requests never are).
-fn intervals<'a>(records: impl IntoIterator<Item = &'a RequestRecord>) -> Vec<(u64, u64)> {
-    records
-        .into_iter()
-        .filter(|r| r.error.as_ref().map(|e| e.kind) != Some(crate::record::FailureKind::Dropped))
+fn intervals<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(u64, u64)> {
+    rows.into_iter()
+        .filter(|r| r.kind != Some(crate::record::FailureKind::Dropped))
         .map(|r| (r.sent_ns, r.done_ns.max(r.sent_ns)))
         .collect()
 }
 
+/// The per-second series of records (see [`Accumulator`](super::accumulate::Accumulator)).
 pub fn per_second(records: &[RequestRecord]) -> Vec<Second> {
-    let end = records.iter().map(|r| r.done_ns).max().unwrap_or(0);
-    let n = (end / NS + 1) as usize;
-    if records.is_empty() {
-        return Vec::new();
+    let mut a = super::accumulate::Accumulator::default();
+    records.iter().for_each(|r| a.push(r));
+    a.finish().1
+}
+
+/// Fill in the concurrency of each second from the rows' intervals: the time-weighted mean
+/// and the running maximum.
+pub fn add_concurrency(out: &mut [Second], rows: &[Row]) {
+    let n = out.len();
+    if n == 0 {
+        return;
     }
-    let mut out: Vec<Second> = (0..n)
-        .map(|i| Second {
-            t_s: i as u64,
-            started: 0,
-            completed: 0,
-            failed: 0,
-            output_tokens: 0.0,
-            concurrency_avg: 0.0,
-            concurrency_max: 0,
-        })
-        .collect();
     let bucket = |ns: u64| ((ns / NS) as usize).min(n - 1);
-    for r in records {
-        out[bucket(r.sent_ns)].started += 1;
-        if r.is_ok() {
-            out[bucket(r.done_ns)].completed += 1;
-            let tokens = r.output_tokens.unwrap_or(0) as f64;
-            if r.content_ns.is_empty() {
-                out[bucket(r.done_ns)].output_tokens += tokens;
-            } else {
-                let each = tokens / r.content_ns.len() as f64;
-                for &t in &r.content_ns {
-                    out[bucket(t)].output_tokens += each;
-                }
-            }
-        } else {
-            out[bucket(r.done_ns)].failed += 1;
-        }
-    }
-    // Concurrency: time-weighted mean per bucket and the running maximum.
-    for (a, b) in intervals(records) {
+    for (a, b) in intervals(rows) {
         let mut t = a;
         while t < b {
             let i = bucket(t);
@@ -87,7 +65,7 @@ pub fn per_second(records: &[RequestRecord]) -> Vec<Second> {
             t = edge;
         }
     }
-    let mut events: Vec<(u64, i64)> = intervals(records)
+    let mut events: Vec<(u64, i64)> = intervals(rows)
         .into_iter()
         .flat_map(|(a, b)| [(a, 1), (b, -1)])
         .collect();
@@ -106,16 +84,15 @@ pub fn per_second(records: &[RequestRecord]) -> Vec<Second> {
         cur += d;
         out[i].concurrency_max = out[i].concurrency_max.max(cur.max(0) as u64);
     }
-    out
 }
 
 /// Peak and time-weighted mean concurrency over [start, end).
 pub fn concurrency<'a>(
-    records: impl IntoIterator<Item = &'a RequestRecord>,
+    rows: impl IntoIterator<Item = &'a Row>,
     start_ns: u64,
     end_ns: u64,
 ) -> Concurrency {
-    let mut events: Vec<(u64, i64)> = intervals(records)
+    let mut events: Vec<(u64, i64)> = intervals(rows)
         .into_iter()
         .flat_map(|(a, b)| [(a, 1), (b, -1)])
         .collect();
@@ -184,8 +161,9 @@ mod tests {
 
     #[test]
     fn concurrency_peak_and_mean() {
-        let recs = vec![rec(0.0, 2.0, 1), rec(1.0, 2.0, 1)];
-        let c = concurrency(&recs, 0, 2_000_000_000);
+        let recs = [rec(0.0, 2.0, 1), rec(1.0, 2.0, 1)];
+        let rows: Vec<Row> = recs.iter().map(RequestRecord::row).collect();
+        let c = concurrency(&rows, 0, 2_000_000_000);
         assert_eq!(c.peak, 2);
         assert!((c.avg - 1.5).abs() < 1e-9);
     }

@@ -70,6 +70,7 @@ pub struct ThroughputPlan {
     pub max_concurrency: Option<usize>,
     pub max_requests: Option<u64>,
     pub drain_timeout_s: f64,
+    pub keep_records: usize,
     #[serde(skip)]
     pub open_loop: OpenLoop,
 }
@@ -149,6 +150,7 @@ impl ThroughputPlan {
                 max_concurrency: a.max_concurrency,
                 max_requests: a.max_requests,
                 drain_timeout_s: a.drain_timeout.as_secs_f64(),
+                keep_records: a.keep_records,
                 open_loop,
             },
         })

@@ -212,6 +212,14 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
         let _ = writeln!(out, "  Interrupted:   partial results (Ctrl-C)");
     }
     out.push_str(&resources(result));
+    if result.requests_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "  Records:       {} of {} kept in full (--keep-records); every figure counts them all",
+            result.requests.len(),
+            result.requests.len() as u64 + result.requests_omitted
+        );
+    }
     let _ = writeln!(out);
     out.push_str(&views::latency(s).to_text(2));
     let _ = writeln!(

@@ -369,6 +369,14 @@ pub fn document(r: &BenchResult) -> Document {
             .then(Style::Strong, "Interrupted (Ctrl-C): partial results.");
     }
     doc.paragraph(intro);
+    if r.requests_omitted > 0 {
+        doc.paragraph(format!(
+            "Every figure counts all {} requests; the per-request data (charts, CSV rows, \
+             `requests`) holds the first {} (`--keep-records`), and the .jsonl output every one.",
+            r.requests.len() as u64 + r.requests_omitted,
+            r.requests.len()
+        ));
+    }
     doc.section("Results", results(s));
     if !s.errors.is_empty() {
         let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();

@@ -2,8 +2,9 @@
 //! next request when its last one ends) and the open loop (arrivals at absolute offsets from
 //! the run's start, at a target rate, optionally capped in concurrency).
 //!
-//! Both return every record in plan order and show each one to a callback as it completes
-//! (progress, incremental output). Neither computes statistics.
+//! Both show each record to a callback as it completes (progress, incremental output, the
+//! statistics of a long run), which says whether to keep it, and return the kept records in
+//! plan order. Neither computes statistics.
 
 mod closed;
 mod open;
@@ -17,16 +18,17 @@ pub use crate::metrics::live::Live;
 use crate::record::RequestRecord;
 
 /// Gather the records the request tasks send, showing each to `on_record` as it arrives, until
-/// every sender is gone; return them in plan order.
+/// every sender is gone; return those it kept (`true`), in plan order.
 async fn collect(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<RequestRecord>,
     capacity: usize,
-    on_record: &mut dyn FnMut(&RequestRecord),
+    on_record: &mut dyn FnMut(&RequestRecord) -> bool,
 ) -> Vec<RequestRecord> {
     let mut records = Vec::with_capacity(capacity);
     while let Some(rec) = rx.recv().await {
-        on_record(&rec);
-        records.push(rec);
+        if on_record(&rec) {
+            records.push(rec);
+        }
     }
     records.sort_by_key(|r| r.id);
     records

@@ -177,7 +177,7 @@ pub async fn open_loop<B, F>(
 ) -> Vec<RequestRecord>
 where
     B: Fn(u64) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord),
+    F: FnMut(&RequestRecord) -> bool,
 {
     let shard = plan.shard;
     let arrivals = plan

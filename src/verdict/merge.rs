@@ -92,6 +92,14 @@ fn check_one_plan(parts: &[Part]) -> anyhow::Result<()> {
                 p.path.display()
             );
         };
+        if p.result.requests_omitted > 0 {
+            bail!(
+                "{}: keeps {} of its {} records (--keep-records): merge the shards' .jsonl files, which hold every record",
+                p.path.display(),
+                p.result.requests.len(),
+                p.result.requests.len() as u64 + p.result.requests_omitted
+            );
+        }
         infos.push((&p.path, s));
     }
     let (first_path, first) = infos[0];
