@@ -218,7 +218,20 @@ impl BenchResult {
         requests: Vec<RequestRecord>,
         levels: Vec<Level>,
     ) -> BenchResult {
-        let (summary, timeseries) = acc.finish();
+        let done = acc.finish();
+        let (mut summary, timeseries) = (done.summary, done.seconds);
+        // `--goodput`, from the plan's SLOs: of the whole and of each level.
+        let slos: Vec<crate::metrics::goodput::Slo> =
+            serde_json::from_value(head.config["goodput"].clone()).unwrap_or_default();
+        let mut levels = levels;
+        if !slos.is_empty() {
+            use crate::metrics::goodput::of;
+            summary.goodput = Some(of(&done.rows, &slos, summary.throughput.window_s));
+            for (i, l) in levels.iter_mut().enumerate() {
+                let mine = done.rows.iter().filter(|r| r.level() == Some(i as u32));
+                l.summary.goodput = Some(of(mine, &slos, l.summary.throughput.window_s));
+            }
+        }
         BenchResult {
             schema: SCHEMA.to_string(),
             tool: head.tool,

@@ -13,6 +13,13 @@ use llmbench::report::BenchResult;
 
 const BIN: &str = env!("CARGO_BIN_EXE_llmbench");
 
+/// One test at a time: the busy-core test's spinning thread must not slow the relaxed run.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The first core this process may run on.
 fn first_core() -> usize {
     unsafe {
@@ -73,6 +80,7 @@ fn run(args: &[&str], out: &Path, core: Option<usize>) -> (BenchResult, f64, f64
 
 #[test]
 fn a_client_pinned_to_a_busy_core_offered_a_rate_it_cannot_send_is_flagged() {
+    let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let core = first_core();
     // A spinning thread on the same core: the client gets about half of it.
@@ -118,6 +126,7 @@ fn a_client_pinned_to_a_busy_core_offered_a_rate_it_cannot_send_is_flagged() {
 
 #[test]
 fn a_relaxed_run_is_not_flagged() {
+    let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let (r, _, _) = run(
         &["throughput", "--rate", "20", "--duration", "2s"],
@@ -132,6 +141,7 @@ fn a_relaxed_run_is_not_flagged() {
 
 #[test]
 fn cpu_and_peak_rss_agree_with_the_kernels_rusage() {
+    let _one = serial();
     // An external server: every CPU second of the child is the client's.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt.block_on(common::start_sim(common::zero()));

@@ -83,7 +83,10 @@ async fn a_run_that_keeps_few_records_counts_every_one_exactly() {
         truncated: false,
     };
     let e = llmbench::verdict::merge::merge(vec![part]).unwrap_err();
-    assert!(format!("{e}").contains("merge the shards' .jsonl files"), "{e}");
+    assert!(
+        format!("{e}").contains("merge the shards' .jsonl files"),
+        "{e}"
+    );
     sim.stop().await;
 }
 

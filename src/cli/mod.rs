@@ -161,6 +161,7 @@ impl OutputArgs {
             quiet: true,
             targets: Vec::new(),
             max_error_rate: None,
+            goodput: None,
             config: None,
             shard: None,
             start_at: None,
@@ -224,6 +225,11 @@ pub struct OutputArgs {
     /// Fail (exit 1) when the error rate exceeds this (5% or 0.05): `--target 'error_rate<=5%'`.
     #[arg(long, value_name = "RATE", value_parser = parse_fraction)]
     pub max_error_rate: Option<f64>,
+    /// Count the requests that met every SLO, vLLM's syntax: 'ttft:500ms,tpot:50ms' (keys ttft,
+    /// tpot, e2el; ms unless a unit is given). Goodput per second and as a fraction in the
+    /// summary; targets `goodput` (req/s) and `goodput_ratio`.
+    #[arg(long, value_name = "SLOS")]
+    pub goodput: Option<String>,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -47,6 +47,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Print the console text, write `--output`, and choose the exit code.
 pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow::Result<ExitCode> {
     print!("{text}");
+    print!("{}", console::goodput_block(result));
     print!("{}", console::client_block(result));
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));

@@ -284,7 +284,7 @@ impl Accumulator {
 
     /// The summary of the measured requests and the per-second series of all of them. The
     /// rows are taken in plan order, so the figures do not depend on the order of pushing.
-    pub fn finish(mut self) -> (Summary, Vec<Second>) {
+    pub fn finish(mut self) -> Finished {
         self.rows.sort_by_key(|r| r.id);
         let end = self.rows.iter().map(|r| r.done_ns).max();
         let mut seconds = self.seconds;
@@ -292,8 +292,20 @@ impl Accumulator {
             seconds.truncate((end / 1_000_000_000 + 1) as usize);
             timeseries::add_concurrency(&mut seconds, &self.rows);
         }
-        (Summary::from_rows(&self.rows, self.gaps), seconds)
+        Finished {
+            summary: Summary::from_rows(&self.rows, self.gaps),
+            seconds,
+            rows: self.rows,
+        }
     }
+}
+
+/// What an [`Accumulator`] gives at the end.
+pub struct Finished {
+    pub summary: Summary,
+    pub seconds: Vec<Second>,
+    /// Every row, in plan order.
+    pub rows: Vec<Row>,
 }
 
 #[cfg(test)]
@@ -341,7 +353,7 @@ mod tests {
         let all: Vec<f64> = recs.iter().flat_map(|r| r.itl_ms()).collect();
         let mut a = Accumulator::default();
         recs.iter().rev().for_each(|r| a.push(r));
-        let (s, _) = a.finish();
+        let s = a.finish().summary;
         assert_eq!(s.itl_ms, Distribution::from_values(all));
         assert_eq!(s.itl_ms.unwrap().resolution_ms, None);
     }
@@ -353,8 +365,9 @@ mod tests {
             Distribution::from_values(recs.iter().flat_map(|r| r.itl_ms()).collect()).unwrap();
         let mut a = Accumulator::with_gap_budget(100);
         recs.iter().for_each(|r| a.push(r));
-        let (s, _) = a.finish();
-        let h = s.itl_ms.unwrap();
+        let done = a.finish();
+        let (s, series) = (done.summary, done.seconds);
+        let h = s.itl_ms.clone().unwrap();
         assert_eq!(h.resolution_ms, Some(0.001));
         assert_eq!((h.count, h.min, h.max), (exact.count, exact.min, exact.max));
         for (got, want) in [
@@ -370,7 +383,7 @@ mod tests {
         // Everything else is the same as with every value kept.
         let mut all = Accumulator::default();
         recs.iter().for_each(|r| all.push(r));
-        let (full, series) = all.finish();
+        let full = all.finish().summary;
         assert_eq!((s.ttft_ms, s.e2e_ms), (full.ttft_ms, full.e2e_ms));
         assert_eq!(s.throughput, full.throughput);
         let end = recs.iter().map(|r| r.done_ns).max().unwrap();

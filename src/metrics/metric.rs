@@ -104,6 +104,18 @@ pub const SCALARS: &[Scalar] = &[
         get: |s, _| Some(s.throughput.output_tok_s),
     },
     Scalar {
+        name: "goodput",
+        unit: Unit::ReqPerS,
+        better: Better::Higher,
+        get: |s, _| s.goodput.as_ref().map(|g| g.req_s),
+    },
+    Scalar {
+        name: "goodput_ratio",
+        unit: Unit::Fraction,
+        better: Better::Higher,
+        get: |s, _| s.goodput.as_ref().map(|g| g.fraction),
+    },
+    Scalar {
         name: "error_rate",
         unit: Unit::Fraction,
         better: Better::Lower,

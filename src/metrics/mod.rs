@@ -7,6 +7,7 @@
 //! distribution carries `resolution_ms`.
 
 pub mod accumulate;
+pub mod goodput;
 pub mod live;
 pub mod metric;
 pub mod stats;
@@ -183,6 +184,9 @@ pub struct Summary {
     pub tokens: Tokens,
     /// Failed requests by kind.
     pub errors: BTreeMap<String, u64>,
+    /// Requests that met every `--goodput` SLO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<goodput::Goodput>,
 }
 
 impl Summary {
@@ -190,7 +194,7 @@ impl Summary {
     pub fn from_records(records: &[RequestRecord]) -> Summary {
         let mut a = accumulate::Accumulator::default();
         records.iter().for_each(|r| a.push(r));
-        a.finish().0
+        a.finish().summary
     }
 
     /// Summarize the measured rows (in plan order); `gaps` holds their inter-token gaps.
@@ -262,6 +266,7 @@ impl Summary {
                 usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
             },
             errors,
+            goodput: None,
         }
     }
 }

@@ -42,7 +42,7 @@ fn intervals<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(u64, u64)> {
 pub fn per_second(records: &[RequestRecord]) -> Vec<Second> {
     let mut a = super::accumulate::Accumulator::default();
     records.iter().for_each(|r| a.push(r));
-    a.finish().1
+    a.finish().seconds
 }
 
 /// Fill in the concurrency of each second from the rows' intervals: the time-weighted mean

@@ -182,6 +182,8 @@ pub struct OutputPlan {
     /// This process's part of the plan (`--shard` or the engine's environment).
     pub shard: Option<Shard>,
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `--goodput` SLOs (recorded in the result's config as `goodput`).
+    pub goodput: Vec<crate::metrics::goodput::Slo>,
 }
 
 impl OutputPlan {
@@ -215,6 +217,10 @@ impl OutputPlan {
                 .as_deref()
                 .map(crate::shard::parse_start_at)
                 .transpose()?,
+            goodput: match &a.goodput {
+                Some(t) => crate::metrics::goodput::parse(t).map_err(anyhow::Error::msg)?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -390,6 +396,12 @@ impl<K: Serialize> Plan<K> {
         ) {
             base.extend(own);
         }
+        if let (Some(base), false) = (v.as_object_mut(), self.common.output.goodput.is_empty()) {
+            base.insert(
+                "goodput".into(),
+                serde_json::to_value(&self.common.output.goodput).unwrap_or_default(),
+            );
+        }
         v
     }
 }
@@ -408,6 +420,16 @@ fn common(
     let output = OutputPlan::from_args(out, command)?;
     if output.shard.is_some() && req.is_some_and(|r| r.seed.is_none()) {
         bail!("--shard needs --seed, so that every shard derives the same plan");
+    }
+    if let Some(s) = output
+        .goodput
+        .iter()
+        .find(|s| s.metric.needs_stream() && !stream)
+    {
+        bail!(
+            "--goodput {}: TTFT and TPOT are measured on streamed responses only: drop --no-stream",
+            s.metric.name()
+        );
     }
     Ok(Common {
         command,

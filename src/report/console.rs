@@ -164,6 +164,14 @@ fn resources(result: &BenchResult) -> String {
     out
 }
 
+/// `--goodput`: the requests that met every SLO.
+pub fn goodput_block(result: &BenchResult) -> String {
+    match &result.summary.goodput {
+        Some(g) => format!("\n  Goodput:       {}\n", views::goodput_line(g)),
+        None => String::new(),
+    }
+}
+
 /// The client's self-check (every measuring command): its figures, and the warning when the
 /// client, not the server, set the pace.
 pub fn client_block(result: &BenchResult) -> String {

@@ -318,6 +318,18 @@ pub fn levels(r: &BenchResult) -> Table {
     t
 }
 
+/// `--goodput` in one line.
+pub fn goodput_line(g: &crate::metrics::goodput::Goodput) -> String {
+    format!(
+        "{:.2} req/s; {} of {} requests ({:.1}%) met {}",
+        g.req_s,
+        g.met,
+        g.judged,
+        g.fraction * 100.0,
+        g.slos.join(" and ")
+    )
+}
+
 /// The client's self-check in one line: its cost and lateness.
 pub fn client_line(c: &crate::selfcheck::ClientCheck) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} ms"));
@@ -383,6 +395,9 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
     }
     doc.section("Latency", latency(s));
+    if let Some(g) = &s.goodput {
+        doc.paragraph(format!("Goodput: {}.", goodput_line(g)));
+    }
     if let Some(c) = &r.client {
         doc.paragraph(client(c));
     }
