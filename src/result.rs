@@ -120,6 +120,9 @@ pub struct BenchResult {
     /// The verdict of `stress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressReport>,
+    /// The search of `capacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::verdict::capacity::CapacityReport>,
     /// The A/B comparison of `ttft`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
@@ -246,6 +249,7 @@ impl BenchResult {
             timeseries,
             monitor: None,
             stress: None,
+            capacity: None,
             comparison: None,
             intervals: None,
             shard: head.shard,

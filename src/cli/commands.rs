@@ -290,6 +290,54 @@ pub struct SimArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// A latency (or error) objective every probe must meet, in --target's syntax:
+    /// 'ttft.p95<=500ms', 'tpot.p95<=50ms', 'error_rate<1%' (repeatable, at least one).
+    #[arg(long = "slo", value_name = "EXPR", required = true)]
+    pub slos: Vec<String>,
+    /// What to raise: the open-loop arrival rate, or the number of closed-loop users.
+    #[arg(long, default_value = "rate", value_parser = choice::<crate::verdict::capacity::By>())]
+    pub by: crate::verdict::capacity::By,
+    /// Arrival process of rate probes.
+    #[arg(long, default_value = "poisson", value_parser = choice::<Arrival>())]
+    pub arrival: Arrival,
+    /// Measured time of each probe (after a warmup of a fifth of it); lengthened, up to four
+    /// times, when a percentile needs more samples.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub probe_duration: std::time::Duration,
+    /// Lowest and highest rate tried (req/s), with --by rate.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_rate: f64,
+    #[arg(long, default_value_t = 1000.0)]
+    pub max_rate: f64,
+    /// Lowest and highest number of users tried, with --by concurrency.
+    #[arg(long, default_value_t = 1)]
+    pub min_concurrency: usize,
+    #[arg(long, default_value_t = 256)]
+    pub max_concurrency: usize,
+    /// Stop when the last level that met every SLO and the first that did not are this close
+    /// (5% or 0.05).
+    #[arg(long, default_value = "5%", value_parser = parse_fraction)]
+    pub precision: f64,
+    /// At most this many probes.
+    #[arg(long, default_value_t = 20)]
+    pub max_probes: usize,
+    #[arg(long, default_value_t = 50)]
+    pub max_tokens: u32,
+    /// Do not stream (then TTFT and TPOT cannot be SLOs).
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct StressArgs {
     #[command(flatten)]
     pub target: TargetArgs,

@@ -50,6 +50,8 @@ pub enum Command {
     Suite(SuiteArgs),
     /// Raise the request rate step by step until the server breaks; name the failure mode.
     Stress(StressArgs),
+    /// The highest load that meets every SLO: bracket, then bisect, by rate or by users.
+    Capacity(CapacityArgs),
     /// Time to first token, with confidence intervals; A/B between two servers or configs.
     Ttft(TtftArgs),
     /// Compare two result files: deltas, confidence intervals, significance.

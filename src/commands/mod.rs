@@ -1,5 +1,6 @@
 //! One file per subcommand: glue only (arguments → plan → engine → report → exit code).
 
+pub mod capacity;
 pub mod check;
 pub mod cluster;
 pub mod compare;
@@ -30,6 +31,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Suite(a) => suite::suite(a).await,
         Command::Stress(a) => stress::stress(a).await,
         Command::Ttft(a) => ttft::ttft(a).await,
+        Command::Capacity(a) => capacity::capacity(a).await,
         Command::Compare(a) => compare::compare(a).await,
         Command::Check(a) => check::check_command(a).await,
         Command::Report(a) => report::report(a),

@@ -6,8 +6,10 @@
 //!
 //! This module and `commands/` are the only ones that read the CLI's argument structs.
 
+mod capacity;
 mod commands;
 
+pub use capacity::CapacityPlan;
 pub use commands::{RunPlan, StressPlan, SuitePlan, SweepPlan, ThroughputPlan, TierPlan, TtftPlan};
 
 use std::path::PathBuf;
@@ -35,16 +37,18 @@ pub enum Command {
     Suite,
     Stress,
     Ttft,
+    Capacity,
 }
 
 impl Command {
-    pub const ALL: [Command; 6] = [
+    pub const ALL: [Command; 7] = [
         Command::Run,
         Command::Throughput,
         Command::Sweep,
         Command::Suite,
         Command::Stress,
         Command::Ttft,
+        Command::Capacity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Command {
             Command::Suite => "suite",
             Command::Stress => "stress",
             Command::Ttft => "ttft",
+            Command::Capacity => "capacity",
         }
     }
 

@@ -185,6 +185,25 @@ pub fn client_block(result: &BenchResult) -> String {
     out
 }
 
+/// `capacity`: the probes, the intervals at the chosen level, and the answer.
+pub fn capacity_summary(result: &BenchResult) -> String {
+    let mut out = String::new();
+    let Some(c) = &result.capacity else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "\n=== Capacity: {} ({}) ===\n",
+        result.target.model, result.target.url
+    );
+    out.push_str(&views::capacity_probes(c).to_text(2));
+    let _ = writeln!(out);
+    for t in views::capacity_text(c) {
+        let _ = writeln!(out, "  {}", t.flat());
+    }
+    out
+}
+
 /// `throughput`: the seed's sustained-load summary.
 pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
     let s = &result.summary;

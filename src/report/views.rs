@@ -356,6 +356,50 @@ pub fn client(c: &crate::selfcheck::ClientCheck) -> Text {
     }
 }
 
+/// `capacity`'s probes: level, requests, completed req/s, in flight, each SLO, verdict.
+pub fn capacity_probes(c: &crate::verdict::capacity::CapacityReport) -> Table {
+    let mut head: Vec<String> = vec![
+        format!("<{}", crate::units::Named::name(c.by)),
+        "requests".into(),
+        "req/s".into(),
+        "in flight".into(),
+    ];
+    head.extend(c.slos.iter().cloned());
+    head.push("<verdict".into());
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&head);
+    for p in &c.probes {
+        let mut row: Vec<Text> = vec![
+            crate::verdict::capacity::level_text(c.by, p.level).into(),
+            p.requests.to_string().into(),
+            format!("{:.1}", p.req_s).into(),
+            format!("{:.1}", p.avg_concurrency).into(),
+        ];
+        row.extend(p.slos.iter().map(|o| {
+            if o.passed {
+                Text::plain(o.shown.clone())
+            } else {
+                Text::strong(format!("{} MISSED", o.shown))
+            }
+        }));
+        row.push(if p.passed {
+            "met".into()
+        } else {
+            Text::strong("not met")
+        });
+        t.row(row);
+    }
+    t
+}
+
+/// `capacity`'s answer: the statement, the intervals, the notes.
+pub fn capacity_text(c: &crate::verdict::capacity::CapacityReport) -> Vec<Text> {
+    let mut out = vec![Text::strong(c.statement.clone())];
+    out.extend(c.confidence.iter().map(|s| Text::plain(s.clone())));
+    out.extend(c.notes.iter().map(|s| Text::plain(format!("Note: {s}"))));
+    out
+}
+
 /// The whole result as a document (Markdown and HTML).
 pub fn document(r: &BenchResult) -> Document {
     let s = &r.summary;
@@ -416,7 +460,12 @@ pub fn document(r: &BenchResult) -> Document {
         doc.section(&format!("Confidence intervals ({})", iv.arm), t);
     }
     doc.section("Target validation", targets(&r.targets));
-    if let Some(st) = &r.stress {
+    if let Some(c) = &r.capacity {
+        doc.section("Capacity", capacity_probes(c));
+        for t in capacity_text(c) {
+            doc.paragraph(t);
+        }
+    } else if let Some(st) = &r.stress {
         doc.section("Stress levels", stress_levels(st));
         doc.paragraph(stress_verdict(st));
     } else if r.command == "sweep" {

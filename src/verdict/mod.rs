@@ -3,6 +3,7 @@
 //! touches the network; the results are stored in the [`crate::result::BenchResult`] so that
 //! `report`, `compare` and `check` see them.
 
+pub mod capacity;
 pub mod check;
 pub mod compare;
 pub mod merge;

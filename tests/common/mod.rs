@@ -76,3 +76,12 @@ pub fn ttft_args(url: &str, extra: &[&str]) -> llmbench::cli::TtftArgs {
         _ => unreachable!(),
     }
 }
+
+pub fn capacity_args(url: &str, extra: &[&str]) -> llmbench::cli::CapacityArgs {
+    let mut argv = vec!["llmbench", "capacity", "--quiet", "--url", url];
+    argv.extend_from_slice(extra);
+    match parse(&argv) {
+        Command::Capacity(a) => a,
+        _ => unreachable!(),
+    }
+}
