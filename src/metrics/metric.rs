@@ -82,6 +82,10 @@ pub mod names {
     pub const TTFT: &str = "ttft";
     pub const ITL: &str = "itl";
     pub const E2E: &str = "e2e";
+    pub const TPOT: &str = "tpot";
+    pub const TTFT_FROM_SCHEDULED: &str = "ttft_from_scheduled";
+    pub const E2E_FROM_SCHEDULED: &str = "e2e_from_scheduled";
+    pub const ERROR_RATE: &str = "error_rate";
 }
 
 pub const SCALARS: &[Scalar] = &[

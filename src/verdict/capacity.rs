@@ -390,14 +390,16 @@ fn statement(
             .next()
             .unwrap_or("")
             .to_string();
+        use crate::metrics::metric::names;
+        let queued = base.is_some_and(|b| at.avg_concurrency > 1.5 * b.avg_concurrency.max(0.1));
         let cause = match t.metric.split('.').next().unwrap_or("") {
-            "ttft" | "ttft_from_scheduled" | "e2e" | "e2e_from_scheduled"
-                if base.is_some_and(|b| at.avg_concurrency > 1.5 * b.avg_concurrency.max(0.1)) =>
+            names::TTFT | names::TTFT_FROM_SCHEDULED | names::E2E | names::E2E_FROM_SCHEDULED
+                if queued =>
             {
                 ": requests queue"
             }
-            "error_rate" => ": requests fail",
-            "tpot" | "itl" => ": decoding slows as the batch grows",
+            names::ERROR_RATE => ": requests fail",
+            names::TPOT | names::ITL => ": decoding slows as the batch grows",
             _ => "",
         };
         let past = match t.op {
