@@ -63,6 +63,15 @@ async fn capacity_finds_slots_over_service_time_and_the_slot_count() {
     assert!(c.statement.starts_with("About "), "{}", c.statement);
     assert!(c.statement.contains("requests queue"), "{}", c.statement);
     assert_eq!(r.levels.len(), c.probes.len());
+    // The HTML report draws the probes against the SLO's line; Markdown has the table.
+    let dir = tempfile::tempdir().unwrap();
+    let (html, md) = (dir.path().join("c.html"), dir.path().join("c.md"));
+    llmbench::report::write(&html, &r).unwrap();
+    llmbench::report::write(&md, &r).unwrap();
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("capacity-slo-1") && html.contains("SLO limit"));
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("## Capacity") && md.contains(&c.statement), "{md}");
     // Every probe's records are in the result, each tagged with its probe.
     let tagged = r.requests.iter().filter(|q| q.level.is_some()).count();
     assert_eq!(tagged, r.requests.len());

@@ -244,12 +244,54 @@ fn stress_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Capacity: each SLO's figure at every probe, with the SLO's limit as a line.
+fn capacity_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
+    const NAMES: [&str; 4] = ["capacity-slo-1", "capacity-slo-2", "capacity-slo-3", "capacity-slo-4"];
+    let Some(c) = &r.capacity else {
+        return Ok(());
+    };
+    let by = crate::units::Named::name(c.by);
+    let (lo, hi) = c
+        .probes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.level), b.max(p.level)));
+    for (i, slo) in c.slos.iter().enumerate().take(NAMES.len()) {
+        let measured: Vec<(f64, f64)> = c
+            .probes
+            .iter()
+            .filter_map(|p| Some((p.level, p.slos.get(i)?.actual?)))
+            .collect();
+        let Ok(t) = crate::metrics::targets::Target::parse(slo) else {
+            continue;
+        };
+        let limit = t.threshold;
+        let unit = crate::metrics::metric::Metric::lookup(&t.metric)
+            .map(|m| m.unit().suffix().trim().to_string())
+            .filter(|u| !u.is_empty())
+            .map_or(String::new(), |u| format!(" ({u})"));
+        charts.push((
+            NAMES[i],
+            charts::lines(
+                &format!("Capacity: {slo} by {by}"),
+                by,
+                &format!("{}{unit}", slo.split(['<', '>']).next().unwrap_or(slo)),
+                &[
+                    ("measured".into(), measured),
+                    ("SLO limit".into(), vec![(lo, limit), (hi, limit)]),
+                ],
+            )?,
+        ));
+    }
+    Ok(())
+}
+
 pub fn render(r: &BenchResult) -> anyhow::Result<String> {
     let mut charts = Charts::new();
     distribution_charts(r, &mut charts)?;
     timeseries_charts(r, &mut charts)?;
     sweep_charts(r, &mut charts)?;
     stress_charts(r, &mut charts)?;
+    capacity_charts(r, &mut charts)?;
     let names: Vec<&str> = charts.iter().map(|c| c.0).collect();
     let mut page = String::new();
     let title = format!("llmbench {} — {}", r.command, r.target.model);
