@@ -276,10 +276,28 @@ impl Monitor {
             .total_memory_mb
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        let mut r = MonitorReport::of(&samples, from_s, to_s, false);
+        r.server_pid = self.cfg.server_pid;
+        r.metrics_url = self.cfg.metrics_url.clone();
+        r.total_memory_mb = total_memory_mb;
+        r.samples = samples;
+        r
+    }
+}
+
+impl MonitorReport {
+    /// The figures of the samples in [from_s, to_s] (peaks over every sample unless
+    /// `peaks_in_window`); no samples kept, no identity.
+    pub fn of(samples: &[Sample], from_s: f64, to_s: f64, peaks_in_window: bool) -> MonitorReport {
         let window: Vec<&Sample> = samples
             .iter()
             .filter(|s| s.t_s >= from_s && s.t_s <= to_s + 1.0)
             .collect();
+        let peaks: Vec<&Sample> = if peaks_in_window {
+            window.clone()
+        } else {
+            samples.iter().collect()
+        };
         let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let max = |v: Vec<f64>| v.into_iter().reduce(f64::max);
         let server_cpu: Vec<f64> = window.iter().filter_map(|s| s.server_cpu_pct).collect();
@@ -290,18 +308,18 @@ impl Monitor {
         // The client's memory grows with the records it keeps: only a server's slope means much.
         let (slope, r2) = slope_per_min(&server_rss);
         MonitorReport {
-            server_pid: self.cfg.server_pid,
-            metrics_url: self.cfg.metrics_url.clone(),
-            total_memory_mb,
+            server_pid: None,
+            metrics_url: None,
+            total_memory_mb: 0.0,
             client_cpu_avg_pct: mean(window.iter().map(|s| s.client_cpu_pct).collect()),
-            client_rss_peak_mb: max(samples.iter().map(|s| s.client_rss_mb).collect()),
+            client_rss_peak_mb: max(peaks.iter().map(|s| s.client_rss_mb).collect()),
             server_cpu_avg_pct: mean(server_cpu.clone()),
             server_cpu_max_pct: max(server_cpu),
-            server_rss_peak_mb: max(samples.iter().filter_map(|s| s.server_rss_mb).collect()),
+            server_rss_peak_mb: max(peaks.iter().filter_map(|s| s.server_rss_mb).collect()),
             rss_slope_mb_per_min: slope,
             memory_growing: slope.is_some_and(|s| s > 1.0) && r2.is_some_and(|r| r >= 0.8),
-            server_exited: samples.iter().any(|s| s.server_alive == Some(false)),
-            samples,
+            server_exited: peaks.iter().any(|s| s.server_alive == Some(false)),
+            samples: Vec::new(),
         }
     }
 }

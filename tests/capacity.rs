@@ -71,7 +71,10 @@ async fn capacity_finds_slots_over_service_time_and_the_slot_count() {
     let html = std::fs::read_to_string(html).unwrap();
     assert!(html.contains("capacity-slo-1") && html.contains("SLO limit"));
     let md = std::fs::read_to_string(md).unwrap();
-    assert!(md.contains("## Capacity") && md.contains(&c.statement), "{md}");
+    assert!(
+        md.contains("## Capacity") && md.contains(&c.statement),
+        "{md}"
+    );
     // Every probe's records are in the result, each tagged with its probe.
     let tagged = r.requests.iter().filter(|q| q.level.is_some()).count();
     assert_eq!(tagged, r.requests.len());
@@ -129,4 +132,48 @@ fn capacity_refuses_bad_input_before_the_run() {
     .contains("below"));
     assert!(bad(&["--slo", "ttft.p95<=1s", "--precision", "0"]).contains("--precision"));
     assert_eq!(bad(&["--slo", "ttft.p95<=1s"]), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_targets_are_judged_per_level() {
+    let sim = common::start_sim(server()).await;
+    let url = sim.url();
+    let ramp = |target: &'static str| {
+        let mut args = vec![
+            "--start-rate",
+            "10",
+            "--step",
+            "10",
+            "--max-rate",
+            "30",
+            "--step-duration",
+            "1s",
+            "--target",
+            target,
+        ];
+        args.extend_from_slice(TOKENS);
+        common::stress_args(&url, &args)
+    };
+    // A target no level meets: no rate is sustainable, whatever the ramp's own rule says.
+    let r = llmbench::commands::stress::execute(&ramp("e2e.p50<=5ms"))
+        .await
+        .unwrap();
+    let st = r.stress.as_ref().unwrap();
+    assert!(st.levels.iter().all(|l| l.targets_met == Some(false)));
+    assert_eq!(st.max_sustainable_rate, None);
+    assert!(!r.targets_passed());
+    assert!(r.targets[0].target.contains("level 0"), "{:?}", r.targets);
+    // A target every level meets: judged at the highest, which is the answer.
+    let r = llmbench::commands::stress::execute(&ramp("e2e.p50<=10s"))
+        .await
+        .unwrap();
+    let st = r.stress.as_ref().unwrap();
+    assert!(st.levels.iter().all(|l| l.targets_met == Some(true)));
+    let top = st.levels.last().unwrap();
+    assert_eq!(st.max_sustainable_rate, Some(top.target_rate));
+    assert!(r.targets_passed());
+    assert!(r.targets[0]
+        .target
+        .contains(&format!("level {}", top.level)));
+    sim.stop().await;
 }

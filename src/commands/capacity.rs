@@ -58,7 +58,10 @@ async fn execute_plan(plan: &Plan<CapacityPlan>) -> anyhow::Result<BenchResult> 
         let idx = probes.len() as u32;
         let first_id = records.len() as u64;
         let mine = match p.by {
-            By::Rate => probe_rate(&s, p, &workload, idx, level, first_id).await,
+            By::Rate => {
+                let lengthen = search.bisecting();
+                probe_rate(&s, p, &workload, idx, level, first_id, lengthen).await
+            }
             By::Concurrency => {
                 let per_user = per_user_rate(&probes);
                 probe_users(&s, p, &workload, idx, level, first_id, per_user).await
@@ -159,7 +162,8 @@ fn probe_line(by: By, idx: u32, p: &Probe) -> String {
 }
 
 /// Open-loop arrivals at `rate` for the probe's duration (after a warmup of a fifth of it),
-/// lengthened up to four times for enough samples; cut at one more duration after the last.
+/// lengthened (`lengthen`, once the boundary is bracketed) up to four times for enough
+/// samples; cut at one more duration after the last.
 async fn probe_rate(
     s: &Session,
     p: &CapacityPlan,
@@ -167,8 +171,13 @@ async fn probe_rate(
     idx: u32,
     rate: f64,
     first_id: u64,
+    lengthen: bool,
 ) -> Vec<RequestRecord> {
-    let wanted = p.samples_needed as f64 * 1.2 / rate;
+    let wanted = if lengthen {
+        p.samples_needed as f64 * 1.2 / rate
+    } else {
+        0.0
+    };
     let secs = wanted.clamp(p.probe_duration_s, 4.0 * p.probe_duration_s);
     let duration = Duration::from_secs_f64(secs);
     let plan = OpenLoop {

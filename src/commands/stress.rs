@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::cli::StressArgs;
+use crate::metrics::targets::TargetOutcome;
 use crate::metrics::Summary;
 use crate::plan::{Plan, StressPlan};
 use crate::record::RequestRecord;
@@ -16,7 +17,7 @@ use crate::scheduler::{OpenLoop, Warmup};
 use crate::session::Session;
 use crate::verdict::{
     self,
-    stress::{classify, level_stats, status, FailureMode, LevelStats, Limits},
+    stress::{classify, level_stats, status, FailureMode, LevelStats, Limits, StressReport},
 };
 
 use super::conclude;
@@ -57,6 +58,8 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
     let mut rows: Vec<LevelStats> = Vec::new();
     let mut levels: Vec<Level> = Vec::new();
     let mut broke: Option<(usize, FailureMode)> = None;
+    let requirements = &plan.common.output.requirements;
+    let mut judged: Vec<Vec<TargetOutcome>> = Vec::new();
     let mut ended_by = "max_rate".to_string();
     let mut succeeded = false;
     for li in 0..p.levels() {
@@ -77,6 +80,17 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let mut row = level_stats(li, rate, &level_records, &samples, window);
+        let level_summary = Summary::from_records(&level_records);
+        // `--target`, judged on this level (its own window of the monitor's samples).
+        let during = crate::monitor::MonitorReport::of(&samples, window.0, window.1, true);
+        let outcomes: Vec<TargetOutcome> = requirements
+            .iter()
+            .map(|t| t.evaluate(&level_summary, Some(&during)))
+            .collect();
+        if !outcomes.is_empty() {
+            row.targets_met = Some(outcomes.iter().all(|o| o.passed));
+        }
+        judged.push(outcomes);
         let base_p95 = rows.first().and_then(|r| r.p95_ms).or(row.p95_ms);
         row.status = status(&row, base_p95, p.failure_threshold);
         let mode = classify(&row, &limits, succeeded);
@@ -97,7 +111,7 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
                 duration_s: Some(p.step_duration_s),
                 ..Default::default()
             },
-            summary: Summary::from_records(&level_records),
+            summary: level_summary,
             target: None,
             error: None,
         });
@@ -111,8 +125,31 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
     }
     let report = verdict::stress::conclude(rows, broke, ended_by);
     let mut result = s.finish(&workload, records, levels).await;
+    if !requirements.is_empty() {
+        result.targets = level_targets(&report, judged);
+    }
     result.stress = Some(report);
     Ok(result)
+}
+
+/// The targets as judged at the maximum sustainable level (or, when no level met them all, at
+/// the first level), each naming its level.
+fn level_targets(report: &StressReport, judged: Vec<Vec<TargetOutcome>>) -> Vec<TargetOutcome> {
+    let at = report
+        .max_sustainable_rate
+        .and_then(|m| report.levels.iter().position(|l| l.target_rate == m))
+        .unwrap_or(0);
+    let rate = report.levels.get(at).map_or(0.0, |l| l.target_rate);
+    judged
+        .into_iter()
+        .nth(at)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut o| {
+            o.target = format!("{} (level {at}, {rate} req/s)", o.target);
+            o
+        })
+        .collect()
 }
 
 /// Level `li` of the ramp: open-loop arrivals at its rate for one step; its records and its

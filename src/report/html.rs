@@ -246,15 +246,19 @@ fn stress_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
 
 /// Capacity: each SLO's figure at every probe, with the SLO's limit as a line.
 fn capacity_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
-    const NAMES: [&str; 4] = ["capacity-slo-1", "capacity-slo-2", "capacity-slo-3", "capacity-slo-4"];
+    const NAMES: [&str; 4] = [
+        "capacity-slo-1",
+        "capacity-slo-2",
+        "capacity-slo-3",
+        "capacity-slo-4",
+    ];
     let Some(c) = &r.capacity else {
         return Ok(());
     };
     let by = crate::units::Named::name(c.by);
-    let (lo, hi) = c
-        .probes
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.level), b.max(p.level)));
+    let (lo, hi) = c.probes.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
+        (a.min(p.level), b.max(p.level))
+    });
     for (i, slo) in c.slos.iter().enumerate().take(NAMES.len()) {
         let measured: Vec<(f64, f64)> = c
             .probes

@@ -85,6 +85,12 @@ impl Search {
         }
     }
 
+    /// Both sides of the boundary are known: the probes now decide the answer (and are
+    /// lengthened for their percentiles' samples).
+    pub fn bisecting(&self) -> bool {
+        self.pass.is_some() && self.fail.is_some()
+    }
+
     pub fn record(&mut self, level: f64, passed: bool) {
         self.probes += 1;
         if passed {

@@ -78,12 +78,17 @@ pub struct LevelStats {
     pub server_rss_mb: Option<f64>,
     pub server_exited: bool,
     pub status: Status,
+    /// With `--target`: this level met every target (a level that did not is not sustainable,
+    /// though the ramp goes on to find where the server breaks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets_met: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StressReport {
     pub levels: Vec<LevelStats>,
-    /// Target rate of the last level under the threshold.
+    /// Target rate of the last level under the threshold (with `--target`: of the highest
+    /// such level that met every target).
     pub max_sustainable_rate: Option<f64>,
     pub breaking_level: Option<usize>,
     pub breaking_rate: Option<f64>,
@@ -188,6 +193,7 @@ pub fn level_stats(
             .reduce(f64::max),
         server_exited: in_window.iter().any(|x| x.server_alive == Some(false)),
         status: Status::Ok,
+        targets_met: None,
     }
 }
 
@@ -197,9 +203,18 @@ pub fn conclude(
     broke: Option<(usize, FailureMode)>,
     ended_by: String,
 ) -> StressReport {
+    // With targets, the highest level before the break that met every one.
+    let judged = rows.iter().any(|r| r.targets_met.is_some());
+    let before = broke.map_or(rows.len(), |(li, _)| li);
+    let met = rows[..before]
+        .iter()
+        .rev()
+        .find(|r| r.targets_met == Some(true))
+        .map(|r| r.target_rate);
+    let sustainable = |untargeted: Option<f64>| if judged { met } else { untargeted };
     match broke {
         Some((li, mode)) => {
-            let max = li.checked_sub(1).map(|i| rows[i].target_rate);
+            let max = sustainable(li.checked_sub(1).map(|i| rows[i].target_rate));
             StressReport {
                 max_sustainable_rate: max,
                 breaking_level: Some(li),
@@ -212,7 +227,7 @@ pub fn conclude(
             }
         }
         None => {
-            let max = rows.last().map(|r| r.target_rate);
+            let max = sustainable(rows.last().map(|r| r.target_rate));
             StressReport {
                 max_sustainable_rate: max,
                 breaking_level: None,
@@ -247,6 +262,7 @@ mod tests {
             server_rss_mb: Some(1000.0),
             server_exited: false,
             status: Status::Ok,
+            targets_met: None,
         }
     }
 
@@ -255,6 +271,40 @@ mod tests {
         memory_limit_mb: 10_000.0,
         cpu_limit_pct: 200.0,
     };
+
+    #[test]
+    fn with_targets_the_sustainable_rate_is_the_highest_level_that_met_them() {
+        let at = |rate: f64, met: Option<bool>| LevelStats {
+            target_rate: rate,
+            targets_met: met,
+            ..level()
+        };
+        // No targets: the last level before the break.
+        let rows = vec![at(10.0, None), at(20.0, None), at(30.0, None)];
+        let r = conclude(rows, Some((2, FailureMode::HighErrorRate)), "break".into());
+        assert_eq!(r.max_sustainable_rate, Some(20.0));
+        // Targets: the highest level before the break that met them.
+        let rows = vec![
+            at(10.0, Some(true)),
+            at(20.0, Some(false)),
+            at(30.0, Some(false)),
+        ];
+        let r = conclude(rows, Some((2, FailureMode::HighErrorRate)), "break".into());
+        assert_eq!(
+            (r.max_sustainable_rate, r.safe_target_rate),
+            (Some(10.0), Some(8.0))
+        );
+        let rows = vec![
+            at(10.0, Some(true)),
+            at(20.0, Some(false)),
+            at(30.0, Some(true)),
+        ];
+        let r = conclude(rows, None, "max_rate".into());
+        assert_eq!(r.max_sustainable_rate, Some(30.0));
+        let rows = vec![at(10.0, Some(false)), at(20.0, Some(false))];
+        let r = conclude(rows, None, "max_rate".into());
+        assert_eq!((r.max_sustainable_rate, r.safe_target_rate), (None, None));
+    }
 
     #[test]
     fn each_mode_is_classified_as_the_seed_does() {
