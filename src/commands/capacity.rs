@@ -127,6 +127,8 @@ fn judge(p: &CapacityPlan, level: f64, summary: &Summary) -> Probe {
         requests: summary.requests.total,
         req_s: summary.throughput.req_s,
         avg_concurrency: summary.concurrency.avg,
+        ttft_p95_ms: summary.ttft_ms.as_ref().map(|d| d.p95),
+        tpot_p95_ms: summary.tpot_ms.as_ref().map(|d| d.p95),
         note: (!weak.is_empty()).then(|| {
             format!(
                 "at {}: {}; lengthen --probe-duration",

@@ -81,12 +81,7 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
             .clone();
         let mut row = level_stats(li, rate, &level_records, &samples, window);
         let level_summary = Summary::from_records(&level_records);
-        // `--target`, judged on this level (its own window of the monitor's samples).
-        let during = crate::monitor::MonitorReport::of(&samples, window.0, window.1, true);
-        let outcomes: Vec<TargetOutcome> = requirements
-            .iter()
-            .map(|t| t.evaluate(&level_summary, Some(&during)))
-            .collect();
+        let outcomes = judge_level(requirements, &level_summary, &samples, window);
         if !outcomes.is_empty() {
             row.targets_met = Some(outcomes.iter().all(|o| o.passed));
         }
@@ -96,13 +91,7 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
         let mode = classify(&row, &limits, succeeded);
         succeeded |= level_records.iter().any(|r| r.is_ok());
         if !quiet {
-            eprintln!(
-                "level {li}: {rate:.1} req/s → {} requests, {:.1}% errors, p95 {} ms, {:?}",
-                row.requests,
-                row.error_rate * 100.0,
-                row.p95_ms.map_or("-".into(), |p| format!("{p:.0}")),
-                row.status
-            );
+            eprintln!("{}", level_line(&row));
         }
         levels.push(Level {
             name: format!("level {li}"),
@@ -130,6 +119,37 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
     }
     result.stress = Some(report);
     Ok(result)
+}
+
+fn level_line(row: &LevelStats) -> String {
+    format!(
+        "level {}: {:.1} req/s → {} requests, {:.1}% errors, p95 {} ms, {:?}{}",
+        row.level,
+        row.target_rate,
+        row.requests,
+        row.error_rate * 100.0,
+        row.p95_ms.map_or("-".into(), |p| format!("{p:.0}")),
+        row.status,
+        match row.targets_met {
+            Some(true) => ", targets met",
+            Some(false) => ", targets MISSED",
+            None => "",
+        }
+    )
+}
+
+/// `--target`, judged on one level (and its own window of the monitor's samples).
+fn judge_level(
+    requirements: &[crate::metrics::targets::Target],
+    summary: &Summary,
+    samples: &[crate::monitor::Sample],
+    window: (f64, f64),
+) -> Vec<TargetOutcome> {
+    let during = crate::monitor::MonitorReport::of(samples, window.0, window.1, true);
+    requirements
+        .iter()
+        .map(|t| t.evaluate(summary, Some(&during)))
+        .collect()
 }
 
 /// The targets as judged at the maximum sustainable level (or, when no level met them all, at

@@ -114,6 +114,11 @@ pub struct Probe {
     /// Completed requests per second.
     pub req_s: f64,
     pub avg_concurrency: f64,
+    /// TTFT and TPOT p95 at this level (ms), to tell a queue from slower decoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_p95_ms: Option<f64>,
     /// Why its figures are weak, if they are (too few samples for a percentile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -397,7 +402,16 @@ fn statement(
             .unwrap_or("")
             .to_string();
         use crate::metrics::metric::names;
-        let queued = base.is_some_and(|b| at.avg_concurrency > 1.5 * b.avg_concurrency.max(0.1));
+        // A queue: more requests in flight, or a first token that came much later while
+        // decoding kept its pace.
+        let grew = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if a > 0.0 => b / a >= 1.5,
+            _ => false,
+        };
+        let queued = base.is_some_and(|b| {
+            at.avg_concurrency > 1.5 * b.avg_concurrency.max(0.1)
+                || (grew(b.ttft_p95_ms, at.ttft_p95_ms) && !grew(b.tpot_p95_ms, at.tpot_p95_ms))
+        });
         let cause = match t.metric.split('.').next().unwrap_or("") {
             names::TTFT | names::TTFT_FROM_SCHEDULED | names::E2E | names::E2E_FROM_SCHEDULED
                 if queued =>
