@@ -7,6 +7,16 @@ use std::time::Duration;
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `10%` or `0.1`, between 0 and 10 (1000%).
+/// A request rate: a positive number, or `inf` (every request at once).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim() {
+        "inf" | "infinity" => Ok(f64::INFINITY),
+        t => t
+            .parse::<f64>()
+            .map_err(|_| format!("{t:?} is not a rate (a number of req/s, or inf)")),
+    }
+}
+
 pub fn parse_fraction(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {

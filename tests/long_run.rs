@@ -115,3 +115,52 @@ async fn the_first_failure_of_each_kind_is_kept_beyond_the_cap() {
     assert!(r.requests.len() <= 1 + r.summary.errors.len());
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_rates_make_a_load_curve_and_inf_sends_everything_at_once() {
+    let sim = common::start_sim(common::zero()).await;
+    let args = common::throughput_args(
+        &sim.url(),
+        &[
+            "--rate",
+            "5,10",
+            "--arrival",
+            "constant",
+            "--duration",
+            "1s",
+            "--max-tokens",
+            "4",
+        ],
+    );
+    let r = throughput::execute(&args).await.unwrap();
+    // Constant arrivals for 1 s: exactly 5, then 10, each level its own.
+    let counts: Vec<u64> = r.levels.iter().map(|l| l.summary.requests.total).collect();
+    assert_eq!(counts, vec![5, 10]);
+    assert_eq!(r.levels[1].params.rate, Some(10.0));
+    assert_eq!(r.summary.requests.total, 15);
+    assert_eq!(sim.stats.requests_received.load(Ordering::Relaxed), 15);
+    assert_eq!(r.config["rates"], serde_json::json!([5.0, 10.0]));
+    let text = llmbench::report::console::load_curve(&r);
+    assert!(
+        text.contains("Load curve") && text.contains("10 req/s"),
+        "{text}"
+    );
+
+    let args = common::throughput_args(
+        &sim.url(),
+        &["--rate", "inf", "--max-requests", "8", "--max-tokens", "4"],
+    );
+    let r = throughput::execute(&args).await.unwrap();
+    assert_eq!(r.requests.len(), 8);
+    assert!(r
+        .requests
+        .iter()
+        .all(|q| q.scheduled_ns == r.requests[0].scheduled_ns));
+    assert_eq!(r.config["rate"], "inf");
+    assert_eq!(sim.stats.requests_received.load(Ordering::Relaxed), 23);
+    // inf needs a count.
+    let bad = common::throughput_args(&sim.url(), &["--rate", "inf"]);
+    let e = throughput::execute(&bad).await.unwrap_err();
+    assert!(format!("{e}").contains("--max-requests"), "{e}");
+    sim.stop().await;
+}

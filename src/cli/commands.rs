@@ -123,9 +123,10 @@ pub struct ThroughputArgs {
     pub monitor: MonitorArgs,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Target arrival rate, requests per second.
-    #[arg(long)]
-    pub rate: f64,
+    /// Target arrival rate, requests per second; several (5,10,20,40) run one level each and
+    /// give a load curve; `inf` sends --max-requests at once.
+    #[arg(long, required = true, value_delimiter = ',', value_parser = crate::units::parse_rate)]
+    pub rate: Vec<f64>,
     /// Measured duration (after the warmup).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub duration: std::time::Duration,

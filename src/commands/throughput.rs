@@ -10,6 +10,8 @@ use crate::cli::ThroughputArgs;
 use crate::plan::{Plan, ThroughputPlan};
 use crate::report::progress::{Progress, Span};
 use crate::report::{console, BenchResult};
+use crate::result::{Level, LevelParams};
+use crate::scheduler::OpenLoop;
 use crate::session::Session;
 
 use super::conclude;
@@ -17,7 +19,11 @@ use super::conclude;
 pub async fn throughput(args: ThroughputArgs) -> anyhow::Result<ExitCode> {
     let plan = ThroughputPlan::from_args(&args)?;
     let result = execute_plan(&plan).await?;
-    let text = console::throughput_summary(&result, plan.kind.rate);
+    let text = if plan.kind.rates.len() > 1 {
+        console::load_curve(&result)
+    } else {
+        console::throughput_summary(&result, plan.kind.rate)
+    };
     conclude(&result, text, &plan.common.output)
 }
 
@@ -42,16 +48,83 @@ async fn execute_plan(plan: &Plan<ThroughputPlan>) -> anyhow::Result<BenchResult
         );
     }
     let workload = s.bind(&req.workload, req.count_with_tokenizer);
+    if p.rates.len() > 1 {
+        // A load curve: its levels are summarized from their own records, all kept.
+        s.begin(plan.config()).await?;
+        return Ok(load_curve(s, p, &workload).await);
+    }
     s.keep_records(p.keep_records);
     s.begin(plan.config()).await?;
     let progress = Progress::start(
         quiet,
-        Span::Duration(Duration::from_secs_f64(p.warmup_s() + p.duration_s)),
-        Some(p.rate),
+        span(p),
+        finite(p.rate),
         s.live.clone(),
         Some(s.samples()),
     );
     let records = s.run_open(&p.open_loop, &workload).await;
     progress.finish().await;
     Ok(s.finish(&workload, records, Vec::new()).await)
+}
+
+fn finite(rate: f64) -> Option<f64> {
+    rate.is_finite().then_some(rate)
+}
+
+/// What the progress bar counts: the duration, or the requests sent at once.
+fn span(p: &ThroughputPlan) -> Span {
+    match p.max_requests {
+        Some(n) if p.rate.is_infinite() => Span::Requests(n),
+        _ => Span::Duration(Duration::from_secs_f64(p.warmup_s() + p.duration_s)),
+    }
+}
+
+/// One level per rate, one after the other (each drained before the next starts).
+async fn load_curve(s: Session, p: &ThroughputPlan, w: &crate::workload::Workload) -> BenchResult {
+    let (mut records, mut levels) = (Vec::new(), Vec::new());
+    for (i, &rate) in p.rates.iter().enumerate() {
+        if s.stop.is_stopping() {
+            break;
+        }
+        let plan = OpenLoop {
+            rate,
+            seed: w.seed.wrapping_add(i as u64),
+            start_s: s.clock.now_ns() as f64 / 1e9,
+            first_id: records.len() as u64,
+            level: Some(i as u32),
+            ..p.open_loop.clone()
+        };
+        let level_plan = ThroughputPlan { rate, ..p.clone() };
+        if !s.quiet {
+            eprintln!(
+                "level {i}: {} req/s",
+                finite(rate).map_or("inf".into(), |r| r.to_string())
+            );
+        }
+        let progress = Progress::start(
+            s.quiet,
+            span(&level_plan),
+            finite(rate),
+            s.live.clone(),
+            Some(s.samples()),
+        );
+        let mine = s.run_open(&plan, w).await;
+        progress.finish().await;
+        levels.push(Level {
+            name: match finite(rate) {
+                Some(r) => format!("{r} req/s"),
+                None => "inf".to_string(),
+            },
+            params: LevelParams {
+                rate: finite(rate),
+                duration_s: Some(p.duration_s),
+                ..Default::default()
+            },
+            summary: crate::metrics::Summary::from_records(&mine),
+            target: None,
+            error: None,
+        });
+        records.extend(mine);
+    }
+    s.finish(w, records, levels).await
 }

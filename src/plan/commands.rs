@@ -8,11 +8,9 @@ use super::{
     above_zero, at_most, common, positive, Command, MonitorPlan, OutputPlan, Plan, Requests,
     MAX_CONCURRENCY, MAX_COUNT, MAX_RATE,
 };
-use crate::cli::{
-    MonitorArgs, RequestArgs, RunArgs, StressArgs, SuiteArgs, SweepArgs, ThroughputArgs, TtftArgs,
-};
+use crate::cli::{MonitorArgs, RequestArgs, RunArgs, StressArgs, SuiteArgs, SweepArgs, TtftArgs};
 use crate::protocol::Api;
-use crate::scheduler::{Arrival, OpenLoop, Warmup};
+use crate::scheduler::Arrival;
 use crate::sim::Profile;
 use crate::workload::PromptSize;
 
@@ -54,114 +52,6 @@ impl RunPlan {
                 concurrency: a.concurrency,
             },
         })
-    }
-}
-
-/// `throughput`: open-loop arrivals at `rate` for `duration` after the warmup.
-#[derive(Debug, Clone, Serialize)]
-pub struct ThroughputPlan {
-    pub rate: f64,
-    pub arrival: Arrival,
-    pub burstiness: f64,
-    pub duration_s: f64,
-    /// `"30s"` or a request count.
-    #[serde(serialize_with = "warmup_text")]
-    pub warmup: Warmup,
-    pub max_concurrency: Option<usize>,
-    pub max_requests: Option<u64>,
-    pub drain_timeout_s: f64,
-    pub keep_records: usize,
-    #[serde(skip)]
-    pub open_loop: OpenLoop,
-}
-
-fn warmup_text<S: serde::Serializer>(w: &Warmup, s: S) -> Result<S::Ok, S::Error> {
-    match w {
-        Warmup::Duration(d) => s.serialize_str(&format!("{}s", d.as_secs_f64())),
-        Warmup::Count(n) => s.serialize_u64(*n),
-    }
-}
-
-impl ThroughputPlan {
-    pub fn from_args(a: &ThroughputArgs) -> anyhow::Result<Plan<ThroughputPlan>> {
-        above_zero("--rate", a.rate, "20")?;
-        at_most("--rate", a.rate, MAX_RATE)?;
-        if let Some(c) = a.max_concurrency {
-            at_most("--max-concurrency", c as f64, MAX_CONCURRENCY as f64)?;
-        }
-        if a.duration.is_zero() {
-            bail!("--duration must be longer than 0 (e.g. --duration 60s)");
-        }
-        if a.max_concurrency == Some(0) {
-            bail!("--max-concurrency must be at least 1");
-        }
-        above_zero("--burstiness", a.burstiness, "0.5")?;
-        let warmup = Warmup::parse(&a.warmup).map_err(|e| anyhow::anyhow!("--warmup {e}"))?;
-        let warm_s = match warmup {
-            Warmup::Duration(d) => d.as_secs_f64(),
-            Warmup::Count(n) => n as f64 / a.rate,
-        };
-        let arrivals = a.rate * (a.duration.as_secs_f64() + warm_s);
-        if arrivals > MAX_COUNT as f64 && a.max_requests.is_none_or(|m| m > MAX_COUNT) {
-            bail!(
-                "--rate {} for {:.0} s is {arrivals:.0} arrivals, beyond what a benchmark can run (at most {MAX_COUNT}); lower --rate or --duration, or set --max-requests",
-                a.rate,
-                a.duration.as_secs_f64() + warm_s
-            );
-        }
-        let stream = !a.no_stream;
-        let pool = a
-            .max_concurrency
-            .unwrap_or_else(|| (a.rate * 4.0).clamp(16.0, 4096.0) as usize);
-        let common = common(
-            Command::Throughput,
-            &a.target,
-            &a.monitor,
-            &a.out,
-            Some(&a.request),
-            stream,
-            pool,
-        )?;
-        let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
-        let open_loop = OpenLoop {
-            rate: a.rate,
-            arrival: a.arrival,
-            burstiness: a.burstiness,
-            seed: requests.seed,
-            max_concurrency: a.max_concurrency,
-            duration: a.duration,
-            warmup,
-            max_requests: a.max_requests,
-            start_s: 0.0,
-            first_id: 0,
-            level: None,
-            shard: common.output.shard,
-            drain: Some(a.drain_timeout),
-        };
-        Ok(Plan {
-            common,
-            requests,
-            kind: ThroughputPlan {
-                rate: a.rate,
-                arrival: a.arrival,
-                burstiness: a.burstiness,
-                duration_s: a.duration.as_secs_f64(),
-                warmup,
-                max_concurrency: a.max_concurrency,
-                max_requests: a.max_requests,
-                drain_timeout_s: a.drain_timeout.as_secs_f64(),
-                keep_records: a.keep_records,
-                open_loop,
-            },
-        })
-    }
-
-    /// Seconds of warmup before the measured duration.
-    pub fn warmup_s(&self) -> f64 {
-        match self.warmup {
-            Warmup::Duration(d) => d.as_secs_f64(),
-            Warmup::Count(n) => n as f64 / self.rate,
-        }
     }
 }
 

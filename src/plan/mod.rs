@@ -8,9 +8,11 @@
 
 mod capacity;
 mod commands;
+mod throughput;
 
 pub use capacity::CapacityPlan;
-pub use commands::{RunPlan, StressPlan, SuitePlan, SweepPlan, ThroughputPlan, TierPlan, TtftPlan};
+pub use commands::{RunPlan, StressPlan, SuitePlan, SweepPlan, TierPlan, TtftPlan};
+pub use throughput::ThroughputPlan;
 
 use std::path::PathBuf;
 use std::time::Duration;

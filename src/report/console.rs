@@ -185,6 +185,17 @@ pub fn client_block(result: &BenchResult) -> String {
     out
 }
 
+/// `throughput --rate A,B,...`: the load curve.
+pub fn load_curve(result: &BenchResult) -> String {
+    let mut out = format!(
+        "\n=== Load curve: {} ({}) ===\n\n",
+        result.target.model, result.target.url
+    );
+    out.push_str(&views::load_curve(result).to_text(2));
+    out.push_str(&errors_block(&result.summary, result));
+    out
+}
+
 /// `capacity`: the probes, the intervals at the chosen level, and the answer.
 pub fn capacity_summary(result: &BenchResult) -> String {
     let mut out = String::new();

@@ -244,6 +244,53 @@ fn stress_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A load curve (`throughput --rate A,B,...`): achieved vs offered, and TTFT p95, by rate.
+fn load_curve_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
+    if r.command != crate::plan::Command::Throughput.name() || r.levels.is_empty() {
+        return Ok(());
+    }
+    let at = |f: &dyn Fn(&crate::result::Level) -> Option<f64>| -> Vec<(f64, f64)> {
+        r.levels
+            .iter()
+            .filter_map(|l| Some((l.params.rate?, f(l)?)))
+            .collect()
+    };
+    charts.push((
+        "load-curve-rate",
+        charts::lines(
+            "Achieved vs offered load",
+            "offered rate (req/s)",
+            "req/s",
+            &[
+                ("sent".into(), at(&|l| l.summary.throughput.sent_req_s)),
+                (
+                    "completed".into(),
+                    at(&|l| Some(l.summary.throughput.req_s)),
+                ),
+            ],
+        )?,
+    ));
+    charts.push((
+        "load-curve-ttft",
+        charts::lines(
+            "TTFT by offered load",
+            "offered rate (req/s)",
+            "ms",
+            &[
+                (
+                    "TTFT p50".into(),
+                    at(&|l| l.summary.ttft_ms.as_ref().map(|d| d.p50)),
+                ),
+                (
+                    "TTFT p95".into(),
+                    at(&|l| l.summary.ttft_ms.as_ref().map(|d| d.p95)),
+                ),
+            ],
+        )?,
+    ));
+    Ok(())
+}
+
 /// Capacity: each SLO's figure at every probe, with the SLO's limit as a line.
 fn capacity_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     const NAMES: [&str; 4] = [
@@ -296,6 +343,7 @@ pub fn render(r: &BenchResult) -> anyhow::Result<String> {
     sweep_charts(r, &mut charts)?;
     stress_charts(r, &mut charts)?;
     capacity_charts(r, &mut charts)?;
+    load_curve_charts(r, &mut charts)?;
     let names: Vec<&str> = charts.iter().map(|c| c.0).collect();
     let mut page = String::new();
     let title = format!("llmbench {} — {}", r.command, r.target.model);

@@ -356,6 +356,42 @@ pub fn client(c: &crate::selfcheck::ClientCheck) -> Text {
     }
 }
 
+/// `throughput --rate A,B,...`: offered vs achieved load and latency, one row per rate.
+pub fn load_curve(r: &BenchResult) -> Table {
+    let mut t = Table::new(&[
+        "<rate",
+        "sent req/s",
+        "done req/s",
+        "TTFT p50 ms",
+        "TTFT p95 ms",
+        "TPOT p50 ms",
+        "TPOT p95 ms",
+        "goodput req/s",
+        "errors",
+    ]);
+    for l in &r.levels {
+        let s = &l.summary;
+        t.row(vec![
+            l.name.clone().into(),
+            s.throughput
+                .sent_req_s
+                .map_or("-".to_string(), |v| format!("{v:.1}"))
+                .into(),
+            format!("{:.1}", s.throughput.req_s).into(),
+            stat(&s.ttft_ms, |d| d.p50),
+            stat(&s.ttft_ms, |d| d.p95),
+            stat(&s.tpot_ms, |d| d.p50),
+            stat(&s.tpot_ms, |d| d.p95),
+            s.goodput
+                .as_ref()
+                .map_or("-".to_string(), |g| format!("{:.1}", g.req_s))
+                .into(),
+            format!("{:.1}%", s.error_rate * 100.0).into(),
+        ]);
+    }
+    t
+}
+
 /// `capacity`'s probes: level, requests, completed req/s, in flight, each SLO, verdict.
 pub fn capacity_probes(c: &crate::verdict::capacity::CapacityReport) -> Table {
     let mut head: Vec<String> = vec![
@@ -470,6 +506,8 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(stress_verdict(st));
     } else if r.command == "sweep" {
         doc.section("Sweep", sweep(r));
+    } else if r.command == crate::plan::Command::Throughput.name() && !r.levels.is_empty() {
+        doc.section("Load curve", load_curve(r));
     } else {
         doc.section("Levels", levels(r));
     }
