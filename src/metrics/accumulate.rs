@@ -112,6 +112,7 @@ impl Histogram {
             p99: pct(99.0),
             max: self.max_ns as f64 / 1e6,
             resolution_ms: Some(0.001),
+            ci95: super::Ci95::of(self.count as usize, |k| self.rank_ms(k as u64)),
         })
     }
 }

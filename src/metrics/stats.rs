@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::percentile;
 
 pub const RESAMPLES: usize = 2000;
+/// Quantile intervals are computed from the binomial exactly up to this many values.
+const EXACT_UP_TO: usize = 5000;
 /// A difference smaller than this (percent of the baseline) is noise, even when its interval
 /// excludes zero (criterion's rule: significance and a change beyond the noise threshold).
 pub const NOISE_PCT: f64 = 2.0;
@@ -41,6 +43,49 @@ impl Stat {
             Stat::Percentile(p) => percentile(sorted, p),
         }
     }
+}
+
+/// The 95 % distribution-free interval of the `q` quantile (0..1) of `n` sorted values, as
+/// 0-based ranks: P(x[lo] ≤ true quantile ≤ x[hi]) ≥ 95 % (binomial order statistics). None
+/// when `n` is too small for the interval to exist.
+pub fn quantile_interval(n: usize, q: f64) -> Option<(usize, usize)> {
+    if n == 0 || !(0.0..1.0).contains(&q) || q == 0.0 {
+        return None;
+    }
+    if n > EXACT_UP_TO {
+        return normal_interval(n, q);
+    }
+    // The binomial(n, q) cumulative distribution, term by term in logs.
+    let (lq, lp) = (q.ln(), (1.0 - q).ln());
+    let mut log_c = 0.0f64; // ln C(n, k)
+    let mut cdf = 0.0;
+    let (mut lo, mut hi) = (None, None);
+    for k in 0..=n {
+        if k > 0 {
+            log_c += ((n - k + 1) as f64).ln() - (k as f64).ln();
+        }
+        let pk = (log_c + k as f64 * lq + (n - k) as f64 * lp).exp();
+        // P(B ≤ k−1) = cdf before adding pk.
+        if cdf <= 0.025 {
+            lo = Some(k); // x_(k+1) in 1-based order statistics is x[k]
+        }
+        cdf += pk;
+        if hi.is_none() && cdf >= 0.975 {
+            hi = Some(k + 1);
+        }
+    }
+    let (lo, hi) = (lo?, hi?);
+    // Ranks 1-based j = lo, k = hi: the interval is [x_(j), x_(k)].
+    (lo >= 1 && hi <= n).then(|| (lo - 1, hi - 1))
+}
+
+/// [`quantile_interval`] by the normal approximation of the binomial (continuity-corrected):
+/// the same ranks to within one past [`EXACT_UP_TO`] values, without a pass over every k.
+pub fn normal_interval(n: usize, q: f64) -> Option<(usize, usize)> {
+    let (mean, sd) = (n as f64 * q, (n as f64 * q * (1.0 - q)).sqrt());
+    let lo = (mean - 1.96 * sd + 0.5).floor() as i64;
+    let hi = (mean + 1.96 * sd + 0.5).ceil() as i64;
+    (lo >= 1 && hi <= n as i64).then(|| (lo as usize - 1, hi as usize - 1))
 }
 
 fn sorted(v: &[f64]) -> Vec<f64> {

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::metric::{Metric, Unit};
+pub use crate::metrics::stats::quantile_interval;
 use crate::metrics::targets::{Target, TargetOutcome};
 
 /// What is varied.
@@ -144,37 +145,6 @@ pub struct CapacityReport {
     pub notes: Vec<String>,
     /// The answer in plain words.
     pub statement: String,
-}
-
-/// The 95 % distribution-free interval of the `q` quantile (0..1) of `n` sorted values, as
-/// 0-based ranks: P(x[lo] ≤ true quantile ≤ x[hi]) ≥ 95 % (binomial order statistics). None
-/// when `n` is too small for the interval to exist.
-pub fn quantile_interval(n: usize, q: f64) -> Option<(usize, usize)> {
-    if n == 0 || !(0.0..1.0).contains(&q) || q == 0.0 {
-        return None;
-    }
-    // The binomial(n, q) cumulative distribution, term by term in logs.
-    let (lq, lp) = (q.ln(), (1.0 - q).ln());
-    let mut log_c = 0.0f64; // ln C(n, k)
-    let mut cdf = 0.0;
-    let (mut lo, mut hi) = (None, None);
-    for k in 0..=n {
-        if k > 0 {
-            log_c += ((n - k + 1) as f64).ln() - (k as f64).ln();
-        }
-        let pk = (log_c + k as f64 * lq + (n - k) as f64 * lp).exp();
-        // P(B ≤ k−1) = cdf before adding pk.
-        if cdf <= 0.025 {
-            lo = Some(k); // x_(k+1) in 1-based order statistics is x[k]
-        }
-        cdf += pk;
-        if hi.is_none() && cdf >= 0.975 {
-            hi = Some(k + 1);
-        }
-    }
-    let (lo, hi) = (lo?, hi?);
-    // Ranks 1-based j = lo, k = hi: the interval is [x_(j), x_(k)].
-    (lo >= 1 && hi <= n).then(|| (lo - 1, hi - 1))
 }
 
 /// The fewest samples for which the interval of the `q` quantile exists.
