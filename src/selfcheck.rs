@@ -252,15 +252,34 @@ impl Probe {
         }
     }
 
+    /// Stop measuring: the session's window, CPU and peak memory end here.
+    pub fn stop(self) -> Stopped {
+        self.stop.cancel();
+        Stopped {
+            window_s: self.started.elapsed().as_secs_f64(),
+            cpu_s: match (self.cpu0, client_cpu_ns()) {
+                (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
+                _ => 0.0,
+            },
+            rss_peak_mb: rss_peak_mb(),
+            loop_lag: self.loop_lag,
+        }
+    }
+}
+
+/// A stopped [`Probe`]'s figures.
+pub struct Stopped {
+    window_s: f64,
+    cpu_s: f64,
+    rss_peak_mb: Option<f64>,
+    loop_lag: Arc<LagHistogram>,
+}
+
+impl Stopped {
     /// The figures and the verdict. `tokens`: output tokens received; `send_lag`: the open
     /// loop's dispatch lags, if any.
     pub fn finish(self, tokens: u64, send_lag: &LagHistogram) -> ClientCheck {
-        self.stop.cancel();
-        let window_s = self.started.elapsed().as_secs_f64();
-        let cpu_s = match (self.cpu0, client_cpu_ns()) {
-            (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-            _ => 0.0,
-        };
+        let (window_s, cpu_s) = (self.window_s, self.cpu_s);
         let mut c = ClientCheck {
             cpu_us_per_token: (tokens > 0).then(|| cpu_s * 1e6 / tokens as f64),
             cpu_pct: if window_s > 0.0 {
@@ -272,7 +291,7 @@ impl Probe {
             window_s,
             cores: usable_cores(),
             tokens,
-            rss_peak_mb: rss_peak_mb(),
+            rss_peak_mb: self.rss_peak_mb,
             send_lag_p99_ms: send_lag.quantile_ms(0.99),
             send_lag_p50_ms: send_lag.quantile_ms(0.5),
             loop_lag_p99_ms: self.loop_lag.quantile_ms(0.99),

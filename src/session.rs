@@ -243,12 +243,14 @@ impl Session {
     /// Summarize the records into the result (with the dataset actually sent recorded in its
     /// `config`) and stop the target.
     pub async fn finish(
-        self,
+        mut self,
         workload: &Workload,
         records: Vec<RequestRecord>,
         levels: Vec<Level>,
     ) -> BenchResult {
         let mut head = self.header();
+        // The self-check ends with the run: what follows is bookkeeping, not the client's load.
+        let probe_end = std::mem::take(&mut self.probe).map(crate::selfcheck::Probe::stop);
         // A long run that did not keep every record: its figures come from the keeper.
         let keeper = self
             .keeper
@@ -273,7 +275,7 @@ impl Session {
             .iter()
             .map(|r| r.output_tokens().unwrap_or(r.events as u64))
             .sum();
-        let client = self.probe.map(|p| p.finish(tokens, &self.live.send_lag));
+        let client = probe_end.map(|p| p.finish(tokens, &self.live.send_lag));
         let mut r = match keeper {
             Some(k) => {
                 let omitted = k.omitted;

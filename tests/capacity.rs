@@ -175,5 +175,15 @@ async fn stress_targets_are_judged_per_level() {
     assert!(r.targets[0]
         .target
         .contains(&format!("level {}", top.level)));
+    // Goodput is judged per level too.
+    let mut args = ramp("goodput_ratio>=90%");
+    args.out.goodput = Some("e2el:10s".into());
+    let r = llmbench::commands::stress::execute(&args).await.unwrap();
+    let st = r.stress.as_ref().unwrap();
+    assert!(
+        st.levels.iter().all(|l| l.targets_met == Some(true)),
+        "{:?}",
+        r.targets
+    );
     sim.stop().await;
 }

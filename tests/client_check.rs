@@ -129,7 +129,7 @@ fn a_relaxed_run_is_not_flagged() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let (r, _, _) = run(
-        &["throughput", "--rate", "20", "--duration", "2s"],
+        &["throughput", "--rate", "10", "--duration", "3s"],
         &dir.path().join("relaxed.json"),
         None,
     );

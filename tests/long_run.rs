@@ -41,7 +41,17 @@ async fn a_run_that_keeps_few_records_counts_every_one_exactly() {
     assert_eq!(r.requests.len() + r.requests_omitted as usize, all.len());
     assert_eq!(r.requests.len(), 25, "no failures: exactly the cap");
     assert!(r.requests_omitted > 200);
-    // Every figure as if every record had been kept.
+    // Every figure as if every record had been kept: against the raw values first...
+    let measured = || all.iter().filter(|q| !q.warmup && q.is_ok());
+    let raw = |f: fn(&llmbench::record::RequestRecord) -> Option<f64>| {
+        llmbench::metrics::Distribution::from_values(measured().filter_map(f).collect())
+    };
+    assert_eq!(r.summary.ttft_ms, raw(|q| q.ttft_ms()));
+    assert_eq!(r.summary.e2e_ms, raw(|q| Some(q.e2e_ms())));
+    let itl =
+        llmbench::metrics::Distribution::from_values(measured().flat_map(|q| q.itl_ms()).collect());
+    assert_eq!(r.summary.itl_ms, itl);
+    // ...then against a summary of them all.
     let full = Summary::from_records(&all);
     assert_eq!(r.summary.requests, full.requests);
     assert_eq!(r.summary.ttft_ms, full.ttft_ms);
@@ -87,6 +97,20 @@ async fn a_run_that_keeps_few_records_counts_every_one_exactly() {
         format!("{e}").contains("merge the shards' .jsonl files"),
         "{e}"
     );
+    // Nor compared request by request, nor written out as a .jsonl (it would lose records).
+    let e = llmbench::report::write(&dir.path().join("again.jsonl"), &r).unwrap_err();
+    assert!(format!("{e:#}").contains("were not kept"), "{e:#}");
+    let args = llmbench::cli::CompareArgs {
+        baseline: json.clone(),
+        treatment: json.clone(),
+        require: Vec::new(),
+        output: None,
+        strict: false,
+    };
+    let e = llmbench::commands::compare::compare(args)
+        .await
+        .unwrap_err();
+    assert!(format!("{e}").contains("part of the run"), "{e}");
     sim.stop().await;
 }
 

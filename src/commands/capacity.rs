@@ -67,7 +67,7 @@ async fn execute_plan(plan: &Plan<CapacityPlan>) -> anyhow::Result<BenchResult> 
                 probe_users(&s, p, &workload, idx, level, first_id, per_user).await
             }
         };
-        let summary = Summary::from_records(&mine);
+        let summary = Summary::from_records_with(&mine, &plan.common.output.goodput);
         let probe = judge(p, level, &summary);
         if !quiet {
             eprintln!("{}", probe_line(p.by, idx, &probe));

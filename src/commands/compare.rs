@@ -34,6 +34,16 @@ pub async fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let base = report::read(&args.baseline)?;
     let treat = report::read(&args.treatment)?;
+    for (r, p) in [(&base, &args.baseline), (&treat, &args.treatment)] {
+        if r.requests_omitted > 0 {
+            anyhow::bail!(
+                "{}: holds {} of its {} requests in full: a per-request comparison would see part of the run (compare its summary with `llmbench check`)",
+                p.display(),
+                r.requests.len(),
+                r.requests.len() as u64 + r.requests_omitted
+            );
+        }
+    }
     let differences = settings_differences(&base, &treat);
     warn_differences(&differences, args.strict)?;
     let rows = compare_results(&base, &treat);

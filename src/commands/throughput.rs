@@ -121,6 +121,7 @@ async fn load_curve(s: Session, p: &ThroughputPlan, w: &crate::workload::Workloa
                 ..Default::default()
             },
             summary: crate::metrics::Summary::from_records(&mine),
+            // (goodput per level is added where the result is built)
             target: None,
             error: None,
         });

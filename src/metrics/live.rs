@@ -6,6 +6,9 @@ use std::sync::Mutex;
 
 use crate::record::RequestRecord;
 
+/// Latencies kept between two looks of the progress view, at most.
+const RECENT_MAX: usize = 65_536;
+
 /// Counters shared by the drivers and the live progress view.
 #[derive(Default)]
 pub struct Live {
@@ -44,6 +47,10 @@ impl Live {
                 .fetch_add(rec.output_tokens.unwrap_or(0), Ordering::Relaxed);
             if !rec.warmup {
                 let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                // Drained by the progress view each refresh; bounded when nobody looks (--quiet).
+                if r.0.len() >= RECENT_MAX {
+                    return;
+                }
                 r.0.push(rec.e2e_ms());
                 if let Some(t) = rec.ttft_ms() {
                     r.1.push(t);

@@ -243,6 +243,16 @@ impl Summary {
         a.finish().summary
     }
 
+    /// [`Summary::from_records`] with `--goodput`'s SLOs judged too (a level judged on its own).
+    pub fn from_records_with(records: &[RequestRecord], slos: &[goodput::Slo]) -> Summary {
+        let mut s = Summary::from_records(records);
+        if !slos.is_empty() {
+            let rows: Vec<Row> = records.iter().map(RequestRecord::row).collect();
+            s.goodput = Some(goodput::of(&rows, slos, s.throughput.window_s));
+        }
+        s
+    }
+
     /// Summarize the measured rows (in plan order); `gaps` holds their inter-token gaps.
     pub fn from_rows(rows: &[Row], gaps: accumulate::Gaps) -> Summary {
         let measured: Vec<&Row> = rows.iter().filter(|r| !r.warmup).collect();

@@ -157,7 +157,9 @@ fn check_rates(a: &ThroughputArgs) -> anyhow::Result<(f64, Warmup)> {
     }
     above_zero("--burstiness", a.burstiness, "0.5")?;
     let warmup = Warmup::parse(&a.warmup).map_err(|e| anyhow::anyhow!("--warmup {e}"))?;
-    if rate.is_infinite() && matches!(warmup, Warmup::Duration(d) if !d.is_zero()) {
+    if a.rate.iter().any(|r| r.is_infinite())
+        && matches!(warmup, Warmup::Duration(d) if !d.is_zero())
+    {
         bail!("--rate inf sends every request at once: --warmup takes a request count");
     }
     for &r in &a.rate {

@@ -299,7 +299,7 @@ fn capacity_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
         "capacity-slo-3",
         "capacity-slo-4",
     ];
-    let Some(c) = &r.capacity else {
+    let Some(c) = r.capacity.as_ref().filter(|c| !c.probes.is_empty()) else {
         return Ok(());
     };
     let by = crate::units::Named::name(c.by);

@@ -82,6 +82,13 @@ impl Format {
 
 /// A record file: the header line, then one record per line (what `--output x.jsonl` streams).
 fn jsonl(r: &BenchResult) -> anyhow::Result<Vec<u8>> {
+    if r.requests_omitted > 0 {
+        anyhow::bail!(
+            "a .jsonl holds every record, but {} of this run's {} were not kept (--keep-records): write the .jsonl during the run (--output run.jsonl)",
+            r.requests_omitted,
+            r.requests.len() as u64 + r.requests_omitted
+        );
+    }
     let mut b = r.header().to_line()?.into_bytes();
     b.push(b'\n');
     for rec in &r.requests {

@@ -194,6 +194,7 @@ where
     let handle = tokio::runtime::Handle::current();
     let t0 = clock.instant_at(0).into_std() + Duration::from_secs_f64(plan.start_s);
     let drain = Drain::new(plan.drain, stop);
+    let burst = plan.rate.is_infinite();
     let (start_ns, first_id, level) = ((plan.start_s * 1e9) as u64, plan.first_id, plan.level);
     {
         let (client, stop, live, tx) = (client.clone(), stop.clone(), live.clone(), tx.clone());
@@ -226,6 +227,7 @@ where
                         drain: drain.clone(),
                         clock,
                         level,
+                        burst,
                     };
                     let b = body.clone();
                     handle.spawn(async move { task.run(id, warmup, scheduled_ns, b).await });
@@ -249,6 +251,8 @@ struct Arrival1 {
     drain: Drain,
     clock: Clock,
     level: Option<u32>,
+    /// Every arrival is due at once (`rate` infinite).
+    burst: bool,
 }
 
 impl Arrival1 {
@@ -261,9 +265,12 @@ impl Arrival1 {
         body: Arc<B>,
     ) {
         let body = body(id);
-        self.live
-            .send_lag
-            .add_ns(self.clock.now_ns().saturating_sub(scheduled_ns));
+        // A burst (`--rate inf`) has no schedule to keep: its dispatch is not lateness.
+        if !self.burst {
+            self.live
+                .send_lag
+                .add_ns(self.clock.now_ns().saturating_sub(scheduled_ns));
+        }
         let permit = match &self.sem {
             Some(s) => {
                 self.live.queued.fetch_add(1, Ordering::Relaxed);

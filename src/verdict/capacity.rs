@@ -265,9 +265,13 @@ pub fn conclude(
 
 /// How far past its limit an outcome is (its ratio).
 fn margin(o: &TargetOutcome, t: &Target) -> f64 {
+    use crate::metrics::targets::Op;
+    let upper = matches!(t.op, Op::Le | Op::Lt);
     match o.actual {
         None => f64::INFINITY,
-        Some(a) if t.threshold != 0.0 => (a / t.threshold).abs(),
+        Some(a) if upper && t.threshold != 0.0 => (a / t.threshold).abs(),
+        // A lower bound (`req_s>=30`) missed: how far below it.
+        Some(a) if !upper && a != 0.0 => (t.threshold / a).abs(),
         Some(_) => f64::INFINITY,
     }
 }
@@ -284,14 +288,13 @@ fn confidence(a: &AtChoice) -> Option<String> {
         ));
     };
     let (l, h) = (a.sorted[lo], a.sorted[hi]);
-    let upper_limit = matches!(
-        a.slo.op,
-        crate::metrics::targets::Op::Le | crate::metrics::targets::Op::Lt
-    );
-    let sure = if upper_limit {
-        h <= a.slo.threshold
-    } else {
-        l >= a.slo.threshold
+    use crate::metrics::targets::Op;
+    let t = a.slo.threshold;
+    let sure = match a.slo.op {
+        Op::Le => h <= t,
+        Op::Lt => h < t,
+        Op::Ge => l >= t,
+        Op::Gt => l > t,
     };
     Some(format!(
         "{}: 95% interval {} to {} ({n} samples): {}",
