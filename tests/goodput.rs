@@ -87,4 +87,8 @@ fn goodput_on_ttft_without_streaming_is_refused_before_the_run() {
     let args = common::run_args("http://127.0.0.1:9", &["--goodput", "itl:5ms"]);
     let e = llmbench::plan::RunPlan::from_args(&args).unwrap_err();
     assert!(format!("{e}").contains("unknown key"), "{e}");
+    // A goodput target without the SLOs it counts against.
+    let args = common::run_args("http://127.0.0.1:9", &["--target", "goodput_ratio>=50%"]);
+    let e = llmbench::plan::RunPlan::from_args(&args).unwrap_err();
+    assert!(format!("{e}").contains("add --goodput"), "{e}");
 }

@@ -181,6 +181,8 @@ async fn several_rates_make_a_load_curve_and_inf_sends_everything_at_once() {
         .iter()
         .all(|q| q.scheduled_ns == r.requests[0].scheduled_ns));
     assert_eq!(r.config["rate"], "inf");
+    // A burst keeps no schedule: its dispatch is not the client's lateness.
+    assert_eq!(r.client.as_ref().unwrap().send_lag_p99_ms, None);
     assert_eq!(sim.stats.requests_received.load(Ordering::Relaxed), 23);
     // inf needs a count.
     let bad = common::throughput_args(&sim.url(), &["--rate", "inf"]);

@@ -300,8 +300,8 @@ pub struct CapacityArgs {
     pub monitor: MonitorArgs,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// A latency (or error) objective every probe must meet, in --target's syntax:
-    /// 'ttft.p95<=500ms', 'tpot.p95<=50ms', 'error_rate<1%' (repeatable, at least one).
+    /// An objective every probe must meet, in --target's syntax: 'ttft.p95<=500ms',
+    /// 'tpot.p95<=50ms', 'error_rate<1%', 'goodput_ratio>=90%' (repeatable, at least one).
     #[arg(long = "slo", value_name = "EXPR", required = true)]
     pub slos: Vec<String>,
     /// What to raise: the open-loop arrival rate, or the number of closed-loop users.
@@ -310,8 +310,9 @@ pub struct CapacityArgs {
     /// Arrival process of rate probes.
     #[arg(long, default_value = "poisson", value_parser = choice::<Arrival>())]
     pub arrival: Arrival,
-    /// Measured time of each probe (after a warmup of a fifth of it); lengthened, up to four
-    /// times, when a percentile needs more samples.
+    /// Measured time of each probe (after a warmup of a fifth of it); once a level has missed,
+    /// probes near the boundary are lengthened, up to four times, when a percentile needs more
+    /// samples.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub probe_duration: std::time::Duration,
     /// Lowest and highest rate tried (req/s), with --by rate.

@@ -24,7 +24,17 @@ pub async fn capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let plan = CapacityPlan::from_args(&args)?;
     let result = execute_plan(&plan).await?;
     let text = crate::report::console::capacity_summary(&result);
-    conclude(&result, text, &plan.common.output)
+    let code = conclude(&result, text, &plan.common.output)?;
+    // No level met every SLO: the requirement the command was asked about failed.
+    let none = result
+        .capacity
+        .as_ref()
+        .is_none_or(|c| c.rate_req_s.is_none());
+    Ok(if none && code == ExitCode::SUCCESS {
+        ExitCode::from(1)
+    } else {
+        code
+    })
 }
 
 /// Run the search and return its result (used by tests).
@@ -63,8 +73,11 @@ async fn execute_plan(plan: &Plan<CapacityPlan>) -> anyhow::Result<BenchResult> 
                 probe_rate(&s, p, &workload, idx, level, first_id, lengthen).await
             }
             By::Concurrency => {
-                let per_user = per_user_rate(&probes);
-                probe_users(&s, p, &workload, idx, level, first_id, per_user).await
+                let pace = Pace {
+                    per_user_s: per_user_rate(&probes),
+                    lengthen: search.bisecting(),
+                };
+                probe_users(&s, p, &workload, (idx, first_id), level, pace).await
             }
         };
         let summary = Summary::from_records_with(&mine, &plan.common.output.goodput);
@@ -120,22 +133,31 @@ fn judge(p: &CapacityPlan, level: f64, summary: &Summary) -> Probe {
             (n < needed).then(|| format!("{} rests on {n} samples ({needed} needed)", t.metric))
         })
         .collect();
+    // Nothing measured is nothing met.
+    let measured = summary.requests.total > 0;
     Probe {
         level,
-        passed: slos.iter().all(|o| o.passed),
+        passed: measured && slos.iter().all(|o| o.passed),
         slos,
         requests: summary.requests.total,
         req_s: summary.throughput.req_s,
         avg_concurrency: summary.concurrency.avg,
         ttft_p95_ms: summary.ttft_ms.as_ref().map(|d| d.p95),
         tpot_p95_ms: summary.tpot_ms.as_ref().map(|d| d.p95),
-        note: (!weak.is_empty()).then(|| {
-            format!(
-                "at {}: {}; lengthen --probe-duration",
-                level_text(p.by, level),
-                weak.join(", ")
-            )
-        }),
+        note: if !measured {
+            Some(format!(
+                "at {}: no request was measured; lengthen --probe-duration",
+                level_text(p.by, level)
+            ))
+        } else {
+            (!weak.is_empty()).then(|| {
+                format!(
+                    "at {}: {}; lengthen --probe-duration",
+                    level_text(p.by, level),
+                    weak.join(", ")
+                )
+            })
+        },
     }
 }
 
@@ -175,10 +197,11 @@ async fn probe_rate(
     first_id: u64,
     lengthen: bool,
 ) -> Vec<RequestRecord> {
+    // At least 20 arrivals; near the boundary, enough for the percentiles' intervals.
     let wanted = if lengthen {
-        p.samples_needed as f64 * 1.2 / rate
+        p.samples_needed.max(20) as f64 * 1.2 / rate
     } else {
-        0.0
+        20.0 / rate
     };
     let secs = wanted.clamp(p.probe_duration_s, 4.0 * p.probe_duration_s);
     let duration = Duration::from_secs_f64(secs);
@@ -219,17 +242,32 @@ fn per_user_rate(probes: &[Probe]) -> Option<f64> {
 
 /// `users` closed-loop users: a warmup of one request each, then enough requests for the
 /// probe's duration at the last probe's pace per user (and for the percentiles' samples).
+/// How long a probe by concurrency runs: the last probe's pace per user, and whether it is near
+/// the boundary (then long enough for the percentiles' intervals).
+struct Pace {
+    per_user_s: Option<f64>,
+    lengthen: bool,
+}
+
 async fn probe_users(
     s: &Session,
     p: &CapacityPlan,
     w: &Workload,
-    idx: u32,
+    (idx, first_id): (u32, u64),
     users: f64,
-    first_id: u64,
-    per_user_s: Option<f64>,
+    Pace {
+        per_user_s,
+        lengthen,
+    }: Pace,
 ) -> Vec<RequestRecord> {
     let users = users as usize;
-    let floor = ((p.samples_needed as f64 * 1.2) as u64).max(4 * users as u64);
+    // Several requests per user; near the boundary, enough for the percentiles' intervals.
+    let samples = if lengthen {
+        (p.samples_needed as f64 * 1.2) as u64
+    } else {
+        20
+    };
+    let floor = samples.max(4 * users as u64);
     let count = per_user_s.map_or(floor, |r| {
         ((r * users as f64 * p.probe_duration_s) as u64).clamp(floor, 4 * floor.max(1000))
     });

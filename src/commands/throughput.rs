@@ -37,12 +37,24 @@ async fn execute_plan(plan: &Plan<ThroughputPlan>) -> anyhow::Result<BenchResult
     let quiet = plan.common.output.quiet;
     let mut s = Session::open(&plan.common).await?;
     if !quiet {
+        let rates: Vec<String> = p
+            .rates
+            .iter()
+            .map(|r| {
+                if r.is_finite() {
+                    r.to_string()
+                } else {
+                    "inf".into()
+                }
+            })
+            .collect();
         eprintln!(
-            "llmbench throughput: {} req/s ({:?} arrivals) for {:.0}s after {:.0}s warmup, max concurrency {}, max_tokens {}",
-            p.rate,
+            "llmbench throughput: {} req/s ({:?} arrivals) for {:.0}s after {:.0}s warmup{}, max concurrency {}, max_tokens {}",
+            rates.join(", "),
             p.arrival,
             p.duration_s,
             p.warmup_s(),
+            if p.rates.len() > 1 { " at each rate" } else { "" },
             p.max_concurrency.map_or("unlimited".to_string(), |c| c.to_string()),
             req.max_tokens
         );

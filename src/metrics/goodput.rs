@@ -59,6 +59,24 @@ impl Slo {
     }
 }
 
+/// A target or SLO on goodput needs `--goodput`'s SLOs.
+pub fn check_asked(
+    targets: &[crate::metrics::targets::Target],
+    slos: &[Slo],
+) -> Result<(), String> {
+    use crate::metrics::metric::names;
+    match targets
+        .iter()
+        .find(|t| t.metric == names::GOODPUT || t.metric == names::GOODPUT_RATIO)
+    {
+        Some(t) if slos.is_empty() => Err(format!(
+            "{}: goodput counts the requests that met --goodput's SLOs: add --goodput, e.g. --goodput 'ttft:500ms,tpot:50ms'",
+            t.text
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Parse `--goodput`: `KEY:VALUE` pairs separated by commas or spaces.
 pub fn parse(text: &str) -> Result<Vec<Slo>, String> {
     let mut out: Vec<Slo> = Vec::new();

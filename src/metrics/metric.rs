@@ -86,6 +86,8 @@ pub mod names {
     pub const TTFT_FROM_SCHEDULED: &str = "ttft_from_scheduled";
     pub const E2E_FROM_SCHEDULED: &str = "e2e_from_scheduled";
     pub const ERROR_RATE: &str = "error_rate";
+    pub const GOODPUT: &str = "goodput";
+    pub const GOODPUT_RATIO: &str = "goodput_ratio";
 }
 
 pub const SCALARS: &[Scalar] = &[
@@ -108,13 +110,13 @@ pub const SCALARS: &[Scalar] = &[
         get: |s, _| Some(s.throughput.output_tok_s),
     },
     Scalar {
-        name: "goodput",
+        name: names::GOODPUT,
         unit: Unit::ReqPerS,
         better: Better::Higher,
         get: |s, _| s.goodput.as_ref().map(|g| g.req_s),
     },
     Scalar {
-        name: "goodput_ratio",
+        name: names::GOODPUT_RATIO,
         unit: Unit::Fraction,
         better: Better::Higher,
         get: |s, _| s.goodput.as_ref().map(|g| g.fraction),

@@ -46,7 +46,7 @@ impl CapacityPlan {
             bail!("--probe-duration must be above 0 and at most 1h (e.g. 20s)");
         }
         if !(a.precision > 0.0 && a.precision < 1.0) {
-            bail!("--precision must be between 0 and 100% (e.g. 5%)");
+            bail!("--precision must be above 0 and below 100% (e.g. 5%)");
         }
         if a.max_probes == 0 || a.max_probes > 100 {
             bail!("--max-probes must be between 1 and 100");
@@ -75,7 +75,11 @@ impl CapacityPlan {
             }
         };
         if max < min {
-            bail!("the highest level tried ({max}) is below the lowest ({min})");
+            let flag = match a.by {
+                By::Rate => "rate",
+                By::Concurrency => "concurrency",
+            };
+            bail!("--max-{flag} ({max}) is below --min-{flag} ({min})");
         }
         let samples = slos
             .iter()
@@ -92,6 +96,8 @@ impl CapacityPlan {
             stream,
             pool,
         )?;
+        crate::metrics::goodput::check_asked(&slos, &common.output.goodput)
+            .map_err(|e| anyhow::anyhow!("--slo {e}"))?;
         let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
         Ok(Plan {
             common,

@@ -428,6 +428,8 @@ fn common(
     if output.shard.is_some() && req.is_some_and(|r| r.seed.is_none()) {
         bail!("--shard needs --seed, so that every shard derives the same plan");
     }
+    crate::metrics::goodput::check_asked(&output.requirements, &output.goodput)
+        .map_err(anyhow::Error::msg)?;
     if let Some(s) = output
         .goodput
         .iter()

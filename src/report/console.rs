@@ -178,9 +178,12 @@ pub fn client_block(result: &BenchResult) -> String {
     let Some(c) = &result.client else {
         return String::new();
     };
-    let mut out = format!("\n  Client:        {}\n", views::client_line(c));
-    if let Some(w) = c.warning() {
-        let _ = writeln!(out, "  {w}");
+    let mut out = format!("\n  Client:        {}", views::client_line(c));
+    match c.warning() {
+        Some(w) => {
+            let _ = writeln!(out, "\n  {w}");
+        }
+        None => out.push_str("; not client-bound\n"),
     }
     out
 }
@@ -226,12 +229,20 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
         result.target.model, result.target.url
     );
     let sent = s.throughput.sent_req_s.unwrap_or(0.0);
-    let _ = writeln!(
-        out,
-        "  Requests/sec:  {sent:.1} / {rate:.1} (target): {:.1}% of the target rate sent; {:.1}/s completed over the window",
-        if rate > 0.0 { sent / rate * 100.0 } else { 0.0 },
-        s.throughput.req_s
-    );
+    if rate.is_finite() {
+        let _ = writeln!(
+            out,
+            "  Requests/sec:  {sent:.1} / {rate:.1} (target): {:.1}% of the target rate sent; {:.1}/s completed over the window",
+            if rate > 0.0 { sent / rate * 100.0 } else { 0.0 },
+            s.throughput.req_s
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  Requests/sec:  all sent at once (--rate inf); {:.1}/s completed over the window",
+            s.throughput.req_s
+        );
+    }
     let _ = writeln!(out, "  Tokens/sec:    {:.1}", s.throughput.output_tok_s);
     let _ = writeln!(
         out,
@@ -351,8 +362,9 @@ pub fn stress_summary(result: &BenchResult) -> String {
     };
     let _ = writeln!(
         out,
-        "  Maximum sustainable throughput: {}",
-        rate(r.max_sustainable_rate)
+        "  Maximum sustainable throughput: {}{}",
+        rate(r.max_sustainable_rate),
+        views::stress_none_why(r)
     );
     match r.breaking_level {
         Some(l) => {

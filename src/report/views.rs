@@ -210,12 +210,17 @@ pub fn check(rows: &[CheckRow]) -> Table {
 
 /// `stress`: one row per level.
 pub fn stress_levels(st: &StressReport) -> Table {
-    let mut t = Table::new(&[
+    let targeted = st.levels.iter().any(|l| l.targets_met.is_some());
+    let mut head = vec![
         "level", "req/s", "achieved", "requests", "errors", "p95 ms", "p99 ms", "peak", "CPU",
         "memory", "<status",
-    ]);
+    ];
+    if targeted {
+        head.push("<targets");
+    }
+    let mut t = Table::new(&head);
     for l in &st.levels {
-        t.row(vec![
+        let mut row = vec![
             l.level.to_string().into(),
             format!("{:.1}", l.target_rate).into(),
             opt(l.achieved_rate, 1),
@@ -229,17 +234,37 @@ pub fn stress_levels(st: &StressReport) -> Table {
             l.server_rss_mb
                 .map_or_else(|| "-".into(), |v| format!("{v:.0} MB").into()),
             l.status.name().into(),
-        ]);
+        ];
+        if targeted {
+            row.push(match l.targets_met {
+                Some(true) => "met".into(),
+                _ => Text::strong("MISSED"),
+            });
+        }
+        t.row(row);
     }
     t
+}
+
+/// Why no rate is sustainable, when none is.
+pub fn stress_none_why(st: &StressReport) -> &'static str {
+    match (
+        st.max_sustainable_rate,
+        st.levels.iter().any(|l| l.targets_met.is_some()),
+    ) {
+        (None, true) => " (no level before the break met every target)",
+        (None, false) => " (the first level already broke)",
+        _ => "",
+    }
 }
 
 /// `stress`: the verdict in one sentence.
 pub fn stress_verdict(st: &StressReport) -> Text {
     let rate = |v: Option<f64>| v.map_or_else(|| "none".into(), |v| format!("{v:.1} req/s"));
     Text::plain(format!(
-        "Maximum sustainable throughput: {}; breaking point: {}; failure mode: ",
+        "Maximum sustainable throughput: {}{}; breaking point: {}; failure mode: ",
         rate(st.max_sustainable_rate),
+        stress_none_why(st),
         match st.breaking_level {
             Some(l) => format!("{} (level {l})", rate(st.breaking_rate)),
             None => format!("not reached (ended by {})", st.ended_by),
@@ -334,7 +359,7 @@ pub fn goodput_line(g: &crate::metrics::goodput::Goodput) -> String {
 pub fn client_line(c: &crate::selfcheck::ClientCheck) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} ms"));
     format!(
-        "{} CPU/token, CPU {:.1}% of {} core(s), RSS peak {}, send lag p50 {} p99 {}, loop lag p99 {}",
+        "{} CPU/token, CPU {:.1}% of one core ({} usable), RSS peak {}, dispatch lag p50 {} p99 {}, loop lag p99 {} (0.1 ms bins)",
         c.cpu_us_per_token
             .map_or("-".to_string(), |v| format!("{v:.2} us")),
         c.cpu_pct,

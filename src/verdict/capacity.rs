@@ -172,7 +172,7 @@ pub fn quantile_of(t: &Target) -> Option<f64> {
 pub fn words(t: &Target) -> String {
     let name = match t.metric.split_once('.') {
         Some((d, stat)) => format!("{} {stat}", d.to_uppercase().replace('_', " ")),
-        None => t.metric.replace('_', " "),
+        None => t.metric.clone(),
     };
     let op = match t.op {
         crate::metrics::targets::Op::Lt => "<",
@@ -405,7 +405,11 @@ fn statement(
         (Some(c), Some(f)) => {
             let inflight = format!("about {:.0} requests in flight", c.avg_concurrency);
             let head = match by {
-                By::Rate => format!("About {} ({inflight})", level_text(by, c.level)),
+                By::Rate => format!(
+                    "About {} offered ({} completed over the probe, {inflight})",
+                    level_text(by, c.level),
+                    level_text(by, c.req_s)
+                ),
                 By::Concurrency => format!(
                     "About {} ({} req/s completed)",
                     level_text(by, c.level),
@@ -413,7 +417,7 @@ fn statement(
                 ),
             };
             let beyond = limiting.map_or(String::new(), |t| {
-                format!(" Beyond {} {}.", level_text(by, f.level), why(t, f, Some(c)))
+                format!(" At {} {}.", level_text(by, f.level), why(t, f, Some(c)))
             });
             format!("{head} with {all}.{beyond}")
         }
@@ -511,7 +515,7 @@ mod tests {
         assert_eq!(words(&t), "TTFT p95 <= 500 ms");
         assert_eq!(quantile_of(&t), Some(0.95));
         let t = Target::parse("error_rate<1%").unwrap();
-        assert_eq!(words(&t), "error rate < 1%");
+        assert_eq!(words(&t), "error_rate < 1%");
         assert_eq!(quantile_of(&t), None);
     }
 }
