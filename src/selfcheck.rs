@@ -81,11 +81,11 @@ impl ClientCheck {
         }
         if let Some(l) = self.send_lag_p50_ms.filter(|l| *l > SEND_LAG_P50_LIMIT_MS) {
             reasons.push(format!(
-                "send lag p50 {l:.1} ms (over {SEND_LAG_P50_LIMIT_MS} ms: most arrivals left late)"
+                "dispatch lag p50 {l:.1} ms (over {SEND_LAG_P50_LIMIT_MS} ms: most arrivals left late)"
             ));
         } else if let Some(l) = self.send_lag_p99_ms.filter(|l| *l > SEND_LAG_P99_LIMIT_MS) {
             reasons.push(format!(
-                "send lag p99 {l:.1} ms (over {SEND_LAG_P99_LIMIT_MS} ms: arrivals left late)"
+                "dispatch lag p99 {l:.1} ms (over {SEND_LAG_P99_LIMIT_MS} ms: arrivals left late)"
             ));
         }
         if let Some(l) = self.loop_lag_p99_ms.filter(|l| *l > LOOP_LAG_LIMIT_MS) {
@@ -371,12 +371,12 @@ mod tests {
         );
         let c = check(10.0, Some((0.3, 30.0)), None);
         assert!(
-            c.bound && c.reasons[0].contains("send lag p99 30.0 ms"),
+            c.bound && c.reasons[0].contains("dispatch lag p99 30.0 ms"),
             "{c:?}"
         );
         let c = check(10.0, Some((227.0, 600.0)), None);
         assert!(
-            c.bound && c.reasons[0].contains("send lag p50 227.0 ms"),
+            c.bound && c.reasons[0].contains("dispatch lag p50 227.0 ms"),
             "{c:?}"
         );
         let c = check(10.0, None, Some(12.0));

@@ -115,7 +115,7 @@ fn a_client_pinned_to_a_busy_core_offered_a_rate_it_cannot_send_is_flagged() {
     assert_eq!(c.cores, 1, "pinned to one core");
     assert!(c.bound, "{c:?}");
     assert!(
-        c.reasons.iter().any(|r| r.contains("send lag")),
+        c.reasons.iter().any(|r| r.contains("dispatch lag")),
         "the late arrivals are named: {:?}",
         c.reasons
     );
