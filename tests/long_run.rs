@@ -77,6 +77,17 @@ async fn a_run_that_keeps_few_records_counts_every_one_exactly() {
     // A .json that does not hold every record cannot be merged exactly: it says what to use.
     let json = dir.path().join("soak.json");
     llmbench::report::write(&json, &r).unwrap();
+    // `report` with no output flag shows the result (Markdown on stdout).
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_llmbench"))
+        .args(["report", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.starts_with("# llmbench throughput") && text.contains("--keep-records"),
+        "{text}"
+    );
     let mut back = llmbench::result::read(&json).unwrap();
     assert_eq!(back.requests_omitted, r.requests_omitted);
     back.shard = Some(llmbench::shard::ShardInfo {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::cli::ReportArgs;
 use crate::report;
@@ -15,13 +15,16 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     for p in &outputs {
         report::format_for(p)?;
     }
-    if outputs.is_empty() && args.csv.is_none() {
-        bail!("nothing to write: give --html FILE, --md FILE, --csv DIR, --json FILE or --output FILE");
-    }
     let result = report::read(&args.input)?;
+    if outputs.is_empty() && args.csv.is_none() {
+        // Nothing to write: show it (the Markdown reads well in a terminal).
+        print!("{}", report::markdown::render(&result));
+        eprintln!("(to write it: --html FILE, --md FILE, --csv DIR, --json FILE or --output FILE)");
+        return Ok(ExitCode::SUCCESS);
+    }
     for p in &outputs {
         report::write(p, &result)?;
-        eprintln!("written: {}", p.display());
+        eprintln!("result written to {}", p.display());
     }
     if let Some(dir) = &args.csv {
         std::fs::create_dir_all(dir)
@@ -32,7 +35,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         let ts = dir.join("timeseries.csv");
         std::fs::write(&ts, report::csv::timeseries(&result))
             .with_context(|| format!("--csv: cannot write {}", ts.display()))?;
-        eprintln!("written: {} and {}", req.display(), ts.display());
+        eprintln!("result written to {} and {}", req.display(), ts.display());
     }
     Ok(ExitCode::SUCCESS)
 }
