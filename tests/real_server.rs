@@ -186,6 +186,7 @@ async fn llama_cpp_without_usage_counts_come_from_its_timings() {
     let _one = ONE_AT_A_TIME.lock().await;
     let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 2048);
     let before = tokens_predicted(&srv.url).await;
+    let cpu_before = own_cpu_s();
     let r = bounded(run::execute(&run_args(
         &srv.url,
         &[
@@ -201,8 +202,22 @@ async fn llama_cpp_without_usage_counts_come_from_its_timings() {
     )))
     .await
     .unwrap();
+    let cpu_used = own_cpu_s() - cpu_before;
     let after = tokens_predicted(&srv.url).await;
     assert_eq!(r.summary.requests.ok, 4, "{:?}", r.summary.errors);
+    // The client's self-check against the server's counter and this process's own rusage.
+    let c = r.client.as_ref().expect("the self-check");
+    assert_eq!(
+        c.tokens as f64,
+        after - before,
+        "tokens the client saw vs the server's counter"
+    );
+    assert!(
+        c.cpu_s <= cpu_used + 0.011,
+        "session CPU {} s vs process {} s",
+        c.cpu_s,
+        cpu_used
+    );
     for rec in &r.requests {
         assert_eq!(
             rec.token_source,
@@ -509,5 +524,15 @@ async fn llama_cpp_python_interrupted_streams_are_stream_broken() {
             TokenSource::Events,
             "this server sends no usage"
         );
+    }
+}
+
+/// CPU seconds this test process used so far (getrusage).
+fn own_cpu_s() -> f64 {
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        s(u.ru_utime) + s(u.ru_stime)
     }
 }
