@@ -7,6 +7,7 @@
 //! `commands` glue one subcommand each; `sim` is the built-in simulated server; `protocol` holds
 //! the wire formats both sides share.
 
+pub mod arms;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -169,7 +169,10 @@ pub struct LevelParams {
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// The shell command run before the arm (`ttft --baseline-cmd`).
+    /// The A/B arm: `baseline` or `treatment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
+    /// The shell command run before the arm (`--baseline-cmd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<String>,
 }
@@ -201,6 +204,14 @@ impl Level {
             summary: Summary::from_records(&mine),
             target: None,
             error: None,
+        }
+    }
+
+    /// A level that could not run, and why.
+    pub fn not_run(name: String, params: LevelParams, error: String) -> Level {
+        Level {
+            error: Some(error),
+            ..Level::of(0, name, params, &[])
         }
     }
 }

@@ -192,10 +192,20 @@ impl Session {
 
     /// Run an open-loop plan of `w` against the target; records go to the live outputs.
     pub async fn run_open(&self, plan: &OpenLoop, w: &Workload) -> Vec<RequestRecord> {
+        self.run_open_on(&self.target.client, plan, w).await
+    }
+
+    /// [`Session::run_open`] against another client (an A/B's treatment server).
+    pub async fn run_open_on(
+        &self,
+        client: &crate::client::Client,
+        plan: &OpenLoop,
+        w: &Workload,
+    ) -> Vec<RequestRecord> {
         let w = w.clone();
         open_loop(
             plan,
-            &self.target.client,
+            client,
             self.clock,
             &self.stop,
             &self.live,

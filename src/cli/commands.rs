@@ -159,6 +159,8 @@ pub struct ThroughputArgs {
     /// Do not stream (then TTFT and ITL are not measured).
     #[arg(long)]
     pub no_stream: bool,
+    #[command(flatten)]
+    pub ab: AbArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -185,6 +187,8 @@ pub struct SweepArgs {
     /// Do not stream (then TTFT and ITL are not measured).
     #[arg(long)]
     pub no_stream: bool,
+    #[command(flatten)]
+    pub ab: AbArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -417,14 +421,33 @@ pub struct TtftArgs {
     /// the exit code).
     #[arg(long = "stretch", value_name = "EXPR")]
     pub stretch: Vec<String>,
-    /// The treatment server: interleave requests baseline, treatment, baseline, ...
-    #[arg(long, value_name = "URL")]
+    #[command(flatten)]
+    pub ab: AbArgs,
+}
+
+/// An A/B: the target (`--url`, the baseline) against a treatment server, or one server with
+/// a command before each arm.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AbArgs {
+    /// The treatment server, against --url as the baseline (ttft: requests alternate one by
+    /// one; sweep and throughput: each level runs on both, the order alternating by level).
+    #[arg(long, value_name = "URL", help_heading = "A/B")]
     pub compare_url: Option<String>,
-    /// Shell command run before the baseline phase (e.g. turning a feature flag off).
-    #[arg(long, value_name = "CMD", requires = "treatment_cmd")]
+    /// Shell command run before each baseline phase (e.g. turning a feature flag off).
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "treatment_cmd",
+        help_heading = "A/B"
+    )]
     pub baseline_cmd: Option<String>,
-    /// Shell command run before the treatment phase.
-    #[arg(long, value_name = "CMD", requires = "baseline_cmd")]
+    /// Shell command run before each treatment phase.
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "baseline_cmd",
+        help_heading = "A/B"
+    )]
     pub treatment_cmd: Option<String>,
 }
 

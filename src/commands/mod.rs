@@ -46,6 +46,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Exit 2 when a level could not run (an A/B command failed): what was measured is kept and
+/// written, and the error is named.
+pub fn level_failed(result: &BenchResult) -> Option<ExitCode> {
+    let l = result.levels.iter().find(|l| l.error.is_some())?;
+    eprintln!(
+        "error: {}: {}; the levels before it are kept",
+        l.name,
+        l.error.as_deref().unwrap_or_default()
+    );
+    Some(ExitCode::from(2))
+}
+
 /// Print the console text, write `--output`, and choose the exit code.
 pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow::Result<ExitCode> {
     print!("{text}");

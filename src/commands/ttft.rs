@@ -6,8 +6,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-
+use crate::arms::{Arms, BASELINE, TREATMENT};
 use crate::cli::TtftArgs;
 use crate::client::Client;
 use crate::plan::{Plan, TtftPlan};
@@ -17,7 +16,6 @@ use crate::report::progress::Progress;
 use crate::result::{BenchResult, Level, LevelParams};
 use crate::scheduler::ClosedLoop;
 use crate::session::Session;
-use crate::target;
 use crate::verdict::{
     self,
     compare::{compare_records, Comparison},
@@ -45,17 +43,6 @@ pub async fn ttft(args: TtftArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(code)
-}
-
-fn run_cmd(cmd: &str, phase: &str) -> anyhow::Result<()> {
-    let status = std::process::Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .with_context(|| format!("--{phase}-cmd: cannot run {cmd:?}"))?;
-    if !status.success() {
-        bail!("--{phase}-cmd {cmd:?} failed ({status})");
-    }
-    Ok(())
 }
 
 /// One arm of the benchmark: where its requests go and how its records are tagged.
@@ -123,17 +110,18 @@ async fn execute_plan(plan: &Plan<TtftPlan>) -> anyhow::Result<BenchResult> {
     let levels = if ab {
         let base_url = s.target.info.url.clone();
         let arms = [
-            ("baseline", base_url.clone(), p.baseline_cmd.clone()),
+            ("baseline", base_url.clone(), p.ab.baseline_cmd.clone()),
             (
                 "treatment",
                 treatment_url.unwrap_or(base_url),
-                p.treatment_cmd.clone(),
+                p.ab.treatment_cmd.clone(),
             ),
         ];
         arms.into_iter()
             .enumerate()
             .map(|(i, (name, url, cmd))| {
                 let params = LevelParams {
+                    arm: Some(name.to_string()),
                     url: Some(url),
                     cmd,
                     ..Default::default()
@@ -165,59 +153,52 @@ async fn run_arms(
 ) -> anyhow::Result<([Vec<RequestRecord>; 2], Option<String>)> {
     let p = &plan.kind;
     let (samples, warmup) = (p.samples, p.warmup);
-    let base_arm = Arm {
-        client: &s.target.client,
-        workload,
-        level: p.ab().then_some(0),
-    };
+    let base = (&s.target.client, workload);
     let mut arm: [Vec<RequestRecord>; 2] = [Vec::new(), Vec::new()];
-    if let Some(url) = &p.compare_url {
-        let treatment = crate::plan::TargetPlan {
-            url: Some(url.clone()),
-            ..plan.common.target.clone()
+    let Some(mut arms) = Arms::open(&p.ab, &plan.common, &s.target, workload, false).await? else {
+        let one = Arm {
+            client: base.0,
+            workload,
+            level: None,
         };
-        let b = target::resolve(&treatment, true, 1).await?;
-        // Each server's own first model, unless --model names one for both.
-        if !plan.common.output.quiet {
-            eprintln!("treatment: {} (model {})", b.describe(), b.info.model);
-        }
-        let mut wb = workload.clone();
-        wb.opts.model = b.info.model.clone();
-        let treat_arm = Arm {
-            client: &b.client,
-            workload: &wb,
-            level: Some(1),
-        };
+        arm[0].extend(phase(one, s, 0, warmup, true).await);
+        arm[0].extend(phase(one, s, warmup, samples, false).await);
+        return Ok((arm, None));
+    };
+    if p.ab.compare_url.is_some() {
         // Interleave A, B, A, B: warmup pairs first, then measured pairs.
-        for i in 0..warmup + samples {
-            if s.stop.is_stopping() {
-                break;
+        'pairs: for i in 0..warmup + samples {
+            for k in [BASELINE, TREATMENT] {
+                if s.stop.is_stopping() {
+                    break 'pairs;
+                }
+                let (client, workload) = arms.enter(k, base)?;
+                let this = Arm {
+                    client,
+                    workload,
+                    level: Some(k as u32),
+                };
+                arm[k].extend(phase(this, s, 2 * i + k as u64, 1, i < warmup).await);
             }
-            let warm = i < warmup;
-            arm[0].extend(phase(base_arm, s, 2 * i, 1, warm).await);
-            arm[1].extend(phase(treat_arm, s, 2 * i + 1, 1, warm).await);
         }
-        let url = b.info.url.clone();
-        b.shutdown().await;
-        return Ok((arm, Some(url)));
-    }
-    if let (Some(bc), Some(tc)) = (&p.baseline_cmd, &p.treatment_cmd) {
-        for (k, cmd, name) in [(0usize, bc, "baseline"), (1, tc, "treatment")] {
+    } else {
+        // One server: each arm's command, then its warmup and samples.
+        for k in [BASELINE, TREATMENT] {
             if s.stop.is_stopping() {
                 break;
             }
-            run_cmd(cmd, name)?;
-            let first = k as u64 * (warmup + samples);
+            let (client, workload) = arms.enter(k, base)?;
             let this = Arm {
+                client,
+                workload,
                 level: Some(k as u32),
-                ..base_arm
             };
+            let first = k as u64 * (warmup + samples);
             arm[k].extend(phase(this, s, first, warmup, true).await);
             arm[k].extend(phase(this, s, first + warmup, samples, false).await);
         }
-        return Ok((arm, None));
     }
-    arm[0].extend(phase(base_arm, s, 0, warmup, true).await);
-    arm[0].extend(phase(base_arm, s, warmup, samples, false).await);
-    Ok((arm, None))
+    let url = arms.treatment_url();
+    arms.shutdown().await;
+    Ok((arm, url))
 }

@@ -83,6 +83,7 @@ pub mod names {
     pub const ITL: &str = "itl";
     pub const E2E: &str = "e2e";
     pub const TPOT: &str = "tpot";
+    pub const OUTPUT_TOK_S_P50: &str = "output_tok_s.p50";
     pub const TTFT_FROM_SCHEDULED: &str = "ttft_from_scheduled";
     pub const E2E_FROM_SCHEDULED: &str = "e2e_from_scheduled";
     pub const ERROR_RATE: &str = "error_rate";

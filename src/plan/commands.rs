@@ -62,6 +62,8 @@ pub struct SweepPlan {
     /// `--runs` as given (each level's count is in its level parameters).
     pub runs: Option<u64>,
     pub warmup: Option<u64>,
+    #[serde(flatten)]
+    pub ab: AbPlan,
 }
 
 impl SweepPlan {
@@ -102,6 +104,7 @@ impl SweepPlan {
                 concurrency: a.concurrency.clone(),
                 runs: a.runs,
                 warmup: a.warmup,
+                ab: AbPlan::from_args(&a.ab)?,
             },
         })
     }
@@ -117,10 +120,12 @@ impl SweepPlan {
     }
 
     pub fn total_requests(&self) -> u64 {
+        let arms = if self.ab.on() { 2 } else { 1 };
         self.concurrency
             .iter()
             .map(|&c| self.runs_for(c) + self.warmup_for(c))
-            .sum()
+            .sum::<u64>()
+            * arms
     }
 }
 
@@ -232,9 +237,8 @@ impl StressPlan {
 pub struct TtftPlan {
     pub samples: u64,
     pub warmup: u64,
-    pub compare_url: Option<String>,
-    pub baseline_cmd: Option<String>,
-    pub treatment_cmd: Option<String>,
+    #[serde(flatten)]
+    pub ab: AbPlan,
     /// `--target` with `p95<=550ms` meaning `ttft.p95<=550ms`; judged on the treatment arm.
     #[serde(skip)]
     pub requirements: Vec<crate::metrics::targets::Target>,
@@ -263,12 +267,7 @@ impl TtftPlan {
             bail!("--samples must be at least 2");
         }
         positive("--samples", samples)?;
-        if a.compare_url.is_some() && a.baseline_cmd.is_some() {
-            bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
-        }
-        if let Some(u) = &a.compare_url {
-            crate::client::normalize_base_url(u)?;
-        }
+        let ab = AbPlan::from_args(&a.ab)?;
         let mut requirements = ttft_targets(&a.out.targets, "--target")?;
         if let Some(x) = a.out.max_error_rate {
             let t = format!("error_rate<={}%", x * 100.0);
@@ -293,9 +292,7 @@ impl TtftPlan {
             kind: TtftPlan {
                 samples,
                 warmup: a.warmup,
-                compare_url: a.compare_url.clone(),
-                baseline_cmd: a.baseline_cmd.clone(),
-                treatment_cmd: a.treatment_cmd.clone(),
+                ab,
                 requirements,
                 stretch,
             },
@@ -303,6 +300,37 @@ impl TtftPlan {
     }
 
     pub fn ab(&self) -> bool {
+        self.ab.on()
+    }
+}
+
+/// An A/B (`ttft`, `sweep`, `throughput`): a treatment server, or a command before each arm.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AbPlan {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_cmd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub treatment_cmd: Option<String>,
+}
+
+impl AbPlan {
+    pub fn from_args(a: &crate::cli::AbArgs) -> anyhow::Result<AbPlan> {
+        if a.compare_url.is_some() && a.baseline_cmd.is_some() {
+            bail!("use either --compare-url or --baseline-cmd/--treatment-cmd, not both");
+        }
+        if let Some(u) = &a.compare_url {
+            crate::client::normalize_base_url(u)?;
+        }
+        Ok(AbPlan {
+            compare_url: a.compare_url.clone(),
+            baseline_cmd: a.baseline_cmd.clone(),
+            treatment_cmd: a.treatment_cmd.clone(),
+        })
+    }
+
+    pub fn on(&self) -> bool {
         self.compare_url.is_some() || self.baseline_cmd.is_some()
     }
 }

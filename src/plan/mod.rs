@@ -11,7 +11,7 @@ mod commands;
 mod throughput;
 
 pub use capacity::CapacityPlan;
-pub use commands::{RunPlan, StressPlan, SuitePlan, SweepPlan, TierPlan, TtftPlan};
+pub use commands::{AbPlan, RunPlan, StressPlan, SuitePlan, SweepPlan, TierPlan, TtftPlan};
 pub use throughput::ThroughputPlan;
 
 use std::path::PathBuf;

@@ -29,6 +29,8 @@ pub struct ThroughputPlan {
     pub max_requests: Option<u64>,
     pub drain_timeout_s: f64,
     pub keep_records: usize,
+    #[serde(flatten)]
+    pub ab: super::AbPlan,
     #[serde(skip)]
     pub open_loop: OpenLoop,
 }
@@ -116,9 +118,15 @@ impl ThroughputPlan {
                 max_requests: a.max_requests,
                 drain_timeout_s: a.drain_timeout.as_secs_f64(),
                 keep_records: a.keep_records,
+                ab: super::AbPlan::from_args(&a.ab)?,
                 open_loop,
             },
         })
+    }
+
+    /// One level per rate and arm (a load curve, or an A/B), rather than one run.
+    pub fn levels(&self) -> bool {
+        self.rates.len() > 1 || self.ab.on()
     }
 
     /// Seconds of warmup before the measured duration.

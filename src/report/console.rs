@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::views;
+use super::{curves, views};
 use crate::metrics::metric::names;
 use crate::metrics::Summary;
 use crate::report::BenchResult;
@@ -194,7 +194,7 @@ pub fn load_curve(result: &BenchResult) -> String {
         "\n=== Load curve: {} ({}) ===\n\n",
         result.target.model, result.target.url
     );
-    out.push_str(&views::load_curve(result).to_text(2));
+    out.push_str(&curves::load_curve(result).to_text(2));
     out.push_str(&errors_block(&result.summary, result));
     out
 }
@@ -210,9 +210,9 @@ pub fn capacity_summary(result: &BenchResult) -> String {
         "\n=== Capacity: {} ({}) ===\n",
         result.target.model, result.target.url
     );
-    out.push_str(&views::capacity_probes(c).to_text(2));
+    out.push_str(&curves::capacity_probes(c).to_text(2));
     let _ = writeln!(out);
-    for t in views::capacity_text(c) {
+    for t in curves::capacity_text(c) {
         let _ = writeln!(out, "  {}", t.flat());
     }
     out
@@ -291,6 +291,38 @@ pub fn sweep_table(result: &BenchResult) -> String {
     let _ = writeln!(
         out,
         "\n  req tok/s: per-request output tok/s; aggr.: all output tokens / wall window; speedup: aggregate vs the first level"
+    );
+    let failed: u64 = result
+        .levels
+        .iter()
+        .map(|l| l.summary.requests.failed)
+        .sum();
+    if failed > 0 {
+        out.push_str(&errors_block(&result.summary, result));
+    }
+    out
+}
+
+/// A sweep or load curve run on both arms of an A/B: one row per level.
+pub fn ab_table(result: &BenchResult) -> String {
+    let mut out = String::new();
+    let arm_url = |k: usize| {
+        result
+            .levels
+            .get(k)
+            .and_then(|l| l.params.url.clone())
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "\n=== A/B by level: baseline {} vs treatment {} ===\n",
+        arm_url(0),
+        arm_url(1)
+    );
+    out.push_str(&curves::ab_levels(result).to_text(2));
+    let _ = writeln!(
+        out,
+        "\n  tok/s/req: per-request output tok/s p50; speedup: treatment vs baseline; significant: the 95% interval of the p50 difference excludes 0 and the change exceeds 2%; aggr.: all output tokens / the arm's wall window; each level ran on both arms, one after the other, the order alternating by level"
     );
     let failed: u64 = result
         .levels

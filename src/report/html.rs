@@ -72,6 +72,49 @@ fn table(t: &Table) -> String {
 
 type Charts = Vec<(&'static str, String)>;
 
+/// The TTFT CDFs of an A/B's two arms, overlaid.
+fn ab_cdf(
+    charts: &mut Charts,
+    a: Vec<&RequestRecord>,
+    b: Vec<&RequestRecord>,
+) -> anyhow::Result<()> {
+    charts.push((
+        "ab-ttft-cdf",
+        charts::cdf(
+            "TTFT: baseline vs treatment",
+            "TTFT (ms)",
+            &[
+                ("baseline".into(), values(&a, names::TTFT)),
+                ("treatment".into(), values(&b, names::TTFT)),
+            ],
+        )?,
+    ));
+    Ok(())
+}
+
+/// Levels by A/B arm (one group named "" without an A/B), for one series per arm.
+fn by_arm(r: &BenchResult) -> Vec<(String, Vec<&crate::result::Level>)> {
+    let mut groups: Vec<(String, Vec<&crate::result::Level>)> = Vec::new();
+    for l in &r.levels {
+        let arm = l.params.arm.clone().unwrap_or_default();
+        match groups.iter_mut().find(|g| g.0 == arm) {
+            Some(g) => g.1.push(l),
+            None => groups.push((arm, vec![l])),
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
+}
+
+/// A series name with its arm, when there is one.
+fn series(name: &str, arm: &str) -> String {
+    if arm.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({arm})")
+    }
+}
+
 /// A/B overlay and the distributions of the requests: CDFs of TTFT and E2E, ITL histogram.
 fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     let measured: Vec<&RequestRecord> = r.requests.iter().collect();
@@ -81,18 +124,23 @@ fn distribution_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<(
 
     if r.comparison.is_some() && r.levels.len() == 2 {
         let (a, b) = (by_level(0), by_level(1));
-        charts.push((
-            "ab-ttft-cdf",
-            charts::cdf(
-                "TTFT: baseline vs treatment",
-                "TTFT (ms)",
-                &[
-                    ("baseline".into(), values(&a, names::TTFT)),
-                    ("treatment".into(), values(&b, names::TTFT)),
-                ],
-            )?,
-        ));
+        ab_cdf(charts, a, b)?;
+    } else if r.comparison.is_some() && r.levels.iter().any(|l| l.params.arm.is_some()) {
+        // An A/B by level: each arm's requests over every level.
+        let arm_of = |x: &&RequestRecord| {
+            x.level
+                .and_then(|l| r.levels.get(l as usize))
+                .and_then(|l| l.params.arm.as_deref())
+        };
+        let of = |arm: &str| -> Vec<&RequestRecord> {
+            r.requests
+                .iter()
+                .filter(|x| arm_of(x) == Some(arm))
+                .collect()
+        };
+        ab_cdf(charts, of("baseline"), of("treatment"))?;
     }
+
     let ttft = values(&measured, names::TTFT);
     if !ttft.is_empty() {
         charts.push((
@@ -177,23 +225,30 @@ fn timeseries_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()>
 fn sweep_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
     if r.command == "sweep" && !r.levels.is_empty() {
         let c = |l: &crate::report::Level| l.params.concurrency.unwrap_or(0) as f64;
-        let agg: Vec<(f64, f64)> = r
-            .levels
-            .iter()
-            .map(|l| (c(l), l.summary.throughput.output_tok_s))
-            .collect();
-        let per: Vec<(f64, f64)> = r
-            .levels
-            .iter()
-            .filter_map(|l| l.summary.output_tok_s.as_ref().map(|d| (c(l), d.p50)))
-            .collect();
+        let (mut agg, mut per) = (Vec::new(), Vec::new());
+        for (arm, levels) in by_arm(r) {
+            agg.push((
+                series("aggregate tok/s", &arm),
+                levels
+                    .iter()
+                    .map(|l| (c(l), l.summary.throughput.output_tok_s))
+                    .collect(),
+            ));
+            per.push((
+                series("per-request tok/s", &arm),
+                levels
+                    .iter()
+                    .filter_map(|l| l.summary.output_tok_s.as_ref().map(|d| (c(l), d.p50)))
+                    .collect(),
+            ));
+        }
         charts.push((
             "sweep-aggregate",
             charts::lines(
                 "Aggregate throughput vs concurrency",
                 "concurrency",
                 "output tok/s",
-                &[("aggregate tok/s".into(), agg)],
+                &agg,
             )?,
         ));
         charts.push((
@@ -202,7 +257,7 @@ fn sweep_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()> {
                 "Per-request throughput vs concurrency",
                 "concurrency",
                 "output tok/s (p50)",
-                &[("per-request tok/s".into(), per)],
+                &per,
             )?,
         ));
     }
@@ -249,11 +304,19 @@ fn load_curve_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()>
     if r.command != crate::plan::Command::Throughput.name() || r.levels.is_empty() {
         return Ok(());
     }
-    let at = |f: &dyn Fn(&crate::result::Level) -> Option<f64>| -> Vec<(f64, f64)> {
-        r.levels
-            .iter()
-            .filter_map(|l| Some((l.params.rate?, f(l)?)))
-            .collect()
+    type Figure = fn(&crate::result::Level) -> Option<f64>;
+    let curves = |figures: &[(&str, Figure)]| -> Vec<(String, Vec<(f64, f64)>)> {
+        let mut out = Vec::new();
+        for (arm, levels) in by_arm(r) {
+            for (name, f) in figures {
+                let points = levels
+                    .iter()
+                    .filter_map(|l| Some((l.params.rate?, f(l)?)))
+                    .collect();
+                out.push((series(name, &arm), points));
+            }
+        }
+        out
     };
     charts.push((
         "load-curve-rate",
@@ -261,13 +324,10 @@ fn load_curve_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()>
             "Achieved vs offered load",
             "offered rate (req/s)",
             "req/s",
-            &[
-                ("sent".into(), at(&|l| l.summary.throughput.sent_req_s)),
-                (
-                    "completed".into(),
-                    at(&|l| Some(l.summary.throughput.req_s)),
-                ),
-            ],
+            &curves(&[
+                ("sent", |l| l.summary.throughput.sent_req_s),
+                ("completed", |l| Some(l.summary.throughput.req_s)),
+            ]),
         )?,
     ));
     charts.push((
@@ -276,16 +336,10 @@ fn load_curve_charts(r: &BenchResult, charts: &mut Charts) -> anyhow::Result<()>
             "TTFT by offered load",
             "offered rate (req/s)",
             "ms",
-            &[
-                (
-                    "TTFT p50".into(),
-                    at(&|l| l.summary.ttft_ms.as_ref().map(|d| d.p50)),
-                ),
-                (
-                    "TTFT p95".into(),
-                    at(&|l| l.summary.ttft_ms.as_ref().map(|d| d.p95)),
-                ),
-            ],
+            &curves(&[
+                ("TTFT p50", |l| l.summary.ttft_ms.as_ref().map(|d| d.p50)),
+                ("TTFT p95", |l| l.summary.ttft_ms.as_ref().map(|d| d.p95)),
+            ]),
         )?,
     ));
     Ok(())

@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod console;
 pub mod csv;
+pub mod curves;
 pub mod html;
 pub mod markdown;
 pub mod progress;

@@ -1,6 +1,7 @@
 //! The tables of a result, built once in the [`table`](super::table) model and rendered by the
 //! console, Markdown and HTML alike. Views read figures; they compute none.
 
+use super::curves::{ab_levels, capacity_probes, capacity_text, load_curve};
 use super::table::{Document, Style, Table, Text};
 use crate::metrics::metric::{Metric, LATENCY};
 use crate::metrics::targets::TargetOutcome;
@@ -21,11 +22,11 @@ pub fn num(v: f64) -> String {
     }
 }
 
-fn opt(v: Option<f64>, decimals: usize) -> Text {
+pub(super) fn opt(v: Option<f64>, decimals: usize) -> Text {
     v.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}").into())
 }
 
-fn stat(d: &Option<Distribution>, f: fn(&Distribution) -> f64) -> Text {
+pub(super) fn stat(d: &Option<Distribution>, f: fn(&Distribution) -> f64) -> Text {
     opt(d.as_ref().map(f), 1)
 }
 
@@ -381,86 +382,6 @@ pub fn client(c: &crate::selfcheck::ClientCheck) -> Text {
     }
 }
 
-/// `throughput --rate A,B,...`: offered vs achieved load and latency, one row per rate.
-pub fn load_curve(r: &BenchResult) -> Table {
-    let mut t = Table::new(&[
-        "<rate",
-        "sent req/s",
-        "done req/s",
-        "TTFT p50 ms",
-        "TTFT p95 ms",
-        "TPOT p50 ms",
-        "TPOT p95 ms",
-        "goodput req/s",
-        "errors",
-    ]);
-    for l in &r.levels {
-        let s = &l.summary;
-        t.row(vec![
-            l.name.clone().into(),
-            s.throughput
-                .sent_req_s
-                .map_or("-".to_string(), |v| format!("{v:.1}"))
-                .into(),
-            format!("{:.1}", s.throughput.req_s).into(),
-            stat(&s.ttft_ms, |d| d.p50),
-            stat(&s.ttft_ms, |d| d.p95),
-            stat(&s.tpot_ms, |d| d.p50),
-            stat(&s.tpot_ms, |d| d.p95),
-            s.goodput
-                .as_ref()
-                .map_or("-".to_string(), |g| format!("{:.1}", g.req_s))
-                .into(),
-            format!("{:.1}%", s.error_rate * 100.0).into(),
-        ]);
-    }
-    t
-}
-
-/// `capacity`'s probes: level, requests, completed req/s, in flight, each SLO, verdict.
-pub fn capacity_probes(c: &crate::verdict::capacity::CapacityReport) -> Table {
-    let mut head: Vec<String> = vec![
-        format!("<{}", crate::units::Named::name(c.by)),
-        "requests".into(),
-        "req/s".into(),
-        "in flight".into(),
-    ];
-    head.extend(c.slos.iter().cloned());
-    head.push("<verdict".into());
-    let head: Vec<&str> = head.iter().map(String::as_str).collect();
-    let mut t = Table::new(&head);
-    for p in &c.probes {
-        let mut row: Vec<Text> = vec![
-            crate::verdict::capacity::level_text(c.by, p.level).into(),
-            p.requests.to_string().into(),
-            format!("{:.1}", p.req_s).into(),
-            format!("{:.1}", p.avg_concurrency).into(),
-        ];
-        row.extend(p.slos.iter().map(|o| {
-            if o.passed {
-                Text::plain(o.shown.clone())
-            } else {
-                Text::strong(format!("{} MISSED", o.shown))
-            }
-        }));
-        row.push(if p.passed {
-            "met".into()
-        } else {
-            Text::strong("not met")
-        });
-        t.row(row);
-    }
-    t
-}
-
-/// `capacity`'s answer: the statement, the intervals, the notes.
-pub fn capacity_text(c: &crate::verdict::capacity::CapacityReport) -> Vec<Text> {
-    let mut out = vec![Text::strong(c.statement.clone())];
-    out.extend(c.confidence.iter().map(|s| Text::plain(s.clone())));
-    out.extend(c.notes.iter().map(|s| Text::plain(format!("Note: {s}"))));
-    out
-}
-
 /// The whole result as a document (Markdown and HTML).
 pub fn document(r: &BenchResult) -> Document {
     let s = &r.summary;
@@ -529,6 +450,8 @@ pub fn document(r: &BenchResult) -> Document {
     } else if let Some(st) = &r.stress {
         doc.section("Stress levels", stress_levels(st));
         doc.paragraph(stress_verdict(st));
+    } else if r.comparison.is_some() && r.command != crate::plan::Command::Ttft.name() {
+        doc.section("A/B by level", ab_levels(r));
     } else if r.command == "sweep" {
         doc.section("Sweep", sweep(r));
     } else if r.command == crate::plan::Command::Throughput.name() && !r.levels.is_empty() {

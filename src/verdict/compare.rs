@@ -146,6 +146,31 @@ pub fn compare_results(base: &BenchResult, treat: &BenchResult) -> Vec<Row> {
     rows
 }
 
+/// An A/B's arms compared at each level: levels 2i (baseline) and 2i + 1 (treatment) of a
+/// sweep or load curve run on both arms; rows are labelled with the level's name less its arm.
+pub fn compare_arms(r: &BenchResult) -> Comparison {
+    let mut rows = Vec::new();
+    for (i, pair) in r.levels.chunks(2).enumerate() {
+        let [a, b] = pair else { continue };
+        if a.error.is_some() || b.error.is_some() {
+            continue;
+        }
+        let ra: Vec<&RequestRecord> = r.level_records(Some(2 * i as u32)).collect();
+        let rb: Vec<&RequestRecord> = r.level_records(Some(2 * i as u32 + 1)).collect();
+        let label = a.name.rsplit_once(" / ").map_or(a.name.as_str(), |x| x.0);
+        let mut level_rows = compare_records(&ra, &rb);
+        level_rows.extend(compare_scalars(&a.summary, &b.summary));
+        rows.extend(level_rows.into_iter().map(|mut row| {
+            row.level = Some(label.to_string());
+            row
+        }));
+    }
+    Comparison {
+        rows,
+        ..Default::default()
+    }
+}
+
 /// `ttft.p95:-10%`: the metric must change by at least that much (and significantly, where
 /// an interval exists).
 pub fn parse_requirement(text: &str) -> anyhow::Result<(String, f64)> {
