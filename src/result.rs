@@ -232,18 +232,27 @@ impl BenchResult {
         requests: Vec<RequestRecord>,
         levels: Vec<Level>,
     ) -> BenchResult {
+        // `--goodput` and `--percentiles`, from the plan: of the whole and of each level.
+        let extras = crate::metrics::Extras::of_config(&head.config);
+        let mut acc = acc;
+        acc.percentiles = extras.percentiles.clone();
         let done = acc.finish();
         let (mut summary, timeseries) = (done.summary, done.seconds);
-        // `--goodput`, from the plan's SLOs: of the whole and of each level.
-        let slos: Vec<crate::metrics::goodput::Slo> =
-            serde_json::from_value(head.config["goodput"].clone()).unwrap_or_default();
         let mut levels = levels;
-        if !slos.is_empty() {
+        if !extras.slos.is_empty() {
             use crate::metrics::goodput::of;
-            summary.goodput = Some(of(&done.rows, &slos, summary.throughput.window_s));
+            summary.goodput = Some(of(&done.rows, &extras.slos, summary.throughput.window_s));
+        }
+        if !extras.is_empty() {
             for (i, l) in levels.iter_mut().enumerate() {
-                let mine = done.rows.iter().filter(|r| r.level() == Some(i as u32));
-                l.summary.goodput = Some(of(mine, &slos, l.summary.throughput.window_s));
+                let mine: Vec<RequestRecord> = requests
+                    .iter()
+                    .filter(|r| r.level == Some(i as u32))
+                    .cloned()
+                    .collect();
+                if !mine.is_empty() {
+                    l.summary = crate::metrics::Summary::from_records_with(&mine, &extras);
+                }
             }
         }
         BenchResult {

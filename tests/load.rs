@@ -150,7 +150,7 @@ async fn targets_fail_the_result_and_unknown_targets_are_rejected_before_the_run
     let passed: Vec<bool> = r.targets.iter().map(|t| t.passed).collect();
     assert_eq!(passed, vec![true, false, true]);
     assert!(!r.targets_passed());
-    let bad = throughput_args(&sim.url(), &["--rate", "5", "--target", "ttft.p97<1s"]);
+    let bad = throughput_args(&sim.url(), &["--rate", "5", "--target", "ttft.p100<1s"]);
     let e = throughput::execute(&bad).await.unwrap_err();
     assert!(format!("{e:#}").contains("unknown metric"), "{e:#}");
     sim.stop().await;

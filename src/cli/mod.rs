@@ -164,6 +164,7 @@ impl OutputArgs {
             targets: Vec::new(),
             max_error_rate: None,
             goodput: None,
+            percentiles: None,
             config: None,
             shard: None,
             start_at: None,
@@ -232,6 +233,10 @@ pub struct OutputArgs {
     /// summary; targets `goodput` (req/s) and `goodput_ratio`.
     #[arg(long, value_name = "SLOS")]
     pub goodput: Option<String>,
+    /// Percentiles reported, comma separated (default 50,90,95,99), e.g. 50,90,99,99.9; each
+    /// with its 95% interval. Targets may name any percentile (`ttft.p99.9<=2s`).
+    #[arg(long, value_delimiter = ',', value_name = "P,...")]
+    pub percentiles: Option<Vec<f64>>,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

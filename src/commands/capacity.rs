@@ -80,7 +80,7 @@ async fn execute_plan(plan: &Plan<CapacityPlan>) -> anyhow::Result<BenchResult> 
                 probe_users(&s, p, &workload, (idx, first_id), level, pace).await
             }
         };
-        let summary = Summary::from_records_with(&mine, &plan.common.output.goodput);
+        let summary = Summary::from_records_with(&mine, &plan.common.output.extras());
         let probe = judge(p, level, &summary);
         if !quiet {
             eprintln!("{}", probe_line(p.by, idx, &probe));
@@ -125,7 +125,9 @@ fn judge(p: &CapacityPlan, level: f64, summary: &Summary) -> Probe {
         .iter()
         .filter_map(|t| {
             let q = capacity::quantile_of(t)?;
-            let Some(Metric::Stat(d, _)) = Metric::lookup(&t.metric) else {
+            let (Some(Metric::Stat(d, _)) | Some(Metric::Quantile(d, _))) =
+                Metric::lookup(&t.metric)
+            else {
                 return None;
             };
             let n = (d.summary)(summary).map_or(0, |d| d.count) as usize;
@@ -318,7 +320,7 @@ fn at_choice<'a>(
         .iter()
         .filter(|t| capacity::quantile_of(t).is_some())
         .filter_map(|t| match Metric::lookup(&t.metric)? {
-            Metric::Stat(d, _) => {
+            Metric::Stat(d, _) | Metric::Quantile(d, _) => {
                 let mut sorted = d.values_of(mine.iter().copied());
                 sorted.sort_by(f64::total_cmp);
                 Some(AtChoice { slo: t, sorted })

@@ -80,7 +80,8 @@ async fn execute_plan(plan: &Plan<StressPlan>) -> anyhow::Result<BenchResult> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let mut row = level_stats(li, rate, &level_records, &samples, window);
-        let level_summary = Summary::from_records_with(&level_records, &plan.common.output.goodput);
+        let level_summary =
+            Summary::from_records_with(&level_records, &plan.common.output.extras());
         let outcomes = judge_level(requirements, &level_summary, &samples, window);
         if !outcomes.is_empty() {
             row.targets_met = Some(outcomes.iter().all(|o| o.passed));

@@ -89,7 +89,7 @@ impl Histogram {
         self.max_ns as f64 / 1e6
     }
 
-    fn distribution(&self) -> Option<Distribution> {
+    fn distribution(&self, more: &[f64]) -> Option<Distribution> {
         if self.count == 0 {
             return None;
         }
@@ -101,19 +101,23 @@ impl Histogram {
             0.0
         };
         let pct = |p: f64| super::percentile_of(self.count as usize, |k| self.rank_ms(k as u64), p);
-        Some(Distribution {
-            count: self.count,
-            mean,
-            stddev: var.sqrt(),
-            min: self.min_ns as f64 / 1e6,
-            p50: pct(50.0),
-            p90: pct(90.0),
-            p95: pct(95.0),
-            p99: pct(99.0),
-            max: self.max_ns as f64 / 1e6,
-            resolution_ms: Some(0.001),
-            ci95: super::Ci95::of(self.count as usize, |k| self.rank_ms(k as u64)),
-        })
+        Some(
+            Distribution {
+                count: self.count,
+                mean,
+                stddev: var.sqrt(),
+                min: self.min_ns as f64 / 1e6,
+                p50: pct(50.0),
+                p90: pct(90.0),
+                p95: pct(95.0),
+                p99: pct(99.0),
+                max: self.max_ns as f64 / 1e6,
+                resolution_ms: Some(0.001),
+                ci95: super::Ci95::of(self.count as usize, |k| self.rank_ms(k as u64)),
+                percentiles: Vec::new(),
+            }
+            .with_percentiles(self.count as usize, |k| self.rank_ms(k as u64), more),
+        )
     }
 }
 
@@ -150,22 +154,25 @@ impl Gaps {
         }
     }
 
-    /// The distribution in ms: exact while within the budget, to 1 µs beyond.
-    pub fn distribution(mut self) -> Option<Distribution> {
+    /// The distribution in ms (with the percentiles `more` beyond the fixed ones): exact
+    /// while within the budget, to 1 µs beyond.
+    pub fn distribution(mut self, more: &[f64]) -> Option<Distribution> {
         if let Some(h) = &self.hist {
-            return h.distribution();
+            return h.distribution(more);
         }
         self.short.sort_unstable();
         self.long.sort_unstable();
         let (short, long) = (&self.short, &self.long);
         // Every long gap exceeds every short one: the sorted values are short, then long.
-        Distribution::from_sorted(short.len() + long.len(), |i| {
+        let at = |i: usize| {
             let ns = match short.get(i) {
                 Some(v) => *v as u64,
                 None => long[i - short.len()],
             };
             ns as f64 / 1e6
-        })
+        };
+        let n = short.len() + long.len();
+        Distribution::from_sorted(n, at).map(|d| d.with_percentiles(n, at, more))
     }
 }
 
@@ -217,6 +224,8 @@ pub struct Accumulator {
     /// Per second: started, completed, failed, output tokens (the concurrency is added from
     /// the rows at the end).
     seconds: Vec<Second>,
+    /// The percentiles to report ([`super::Extras::percentiles`]).
+    pub percentiles: Vec<f64>,
 }
 
 impl Accumulator {
@@ -294,7 +303,7 @@ impl Accumulator {
             timeseries::add_concurrency(&mut seconds, &self.rows);
         }
         Finished {
-            summary: Summary::from_rows(&self.rows, self.gaps),
+            summary: Summary::from_rows(&self.rows, self.gaps, &self.percentiles),
             seconds,
             rows: self.rows,
         }

@@ -252,6 +252,8 @@ pub const COMPARE_SCALARS: &[&str] = &["tok_s", "req_s", "ok", "error_rate"];
 pub enum Metric {
     Scalar(&'static Scalar),
     Stat(&'static Dist, &'static str),
+    /// A percentile beyond the named statistics (`ttft.p99.9`, `e2e.p75`).
+    Quantile(&'static Dist, f64),
 }
 
 impl Metric {
@@ -265,8 +267,10 @@ impl Metric {
                 s => s,
             };
             let dist = DISTRIBUTIONS.iter().find(|x| x.name == d)?;
-            let stat = STATS.iter().find(|s| **s == stat)?;
-            return Some(Metric::Stat(dist, stat));
+            return match STATS.iter().find(|s| **s == stat) {
+                Some(stat) => Some(Metric::Stat(dist, stat)),
+                None => super::parse_percentile(stat).map(|p| Metric::Quantile(dist, p)),
+            };
         }
         SCALARS.iter().find(|s| s.name == name).map(Metric::Scalar)
     }
@@ -280,7 +284,10 @@ impl Metric {
             "decode_tok_s",
             "ttft_from_scheduled",
         ];
-        matches!(self, Metric::Stat(d, _) if streamed.contains(&d.name))
+        match self {
+            Metric::Stat(d, _) | Metric::Quantile(d, _) => streamed.contains(&d.name),
+            Metric::Scalar(_) => false,
+        }
     }
 
     pub fn dist(name: &str) -> Option<&'static Dist> {
@@ -292,6 +299,7 @@ impl Metric {
         match self {
             Metric::Scalar(s) => s.name.to_string(),
             Metric::Stat(d, stat) => format!("{}.{stat}", d.name),
+            Metric::Quantile(d, p) => format!("{}.{}", d.name, super::percentile_name(*p)),
         }
     }
 
@@ -299,7 +307,7 @@ impl Metric {
         match self {
             Metric::Scalar(s) => s.unit,
             Metric::Stat(_, "count") => Unit::Count,
-            Metric::Stat(d, _) => d.unit,
+            Metric::Stat(d, _) | Metric::Quantile(d, _) => d.unit,
         }
     }
 
@@ -307,7 +315,7 @@ impl Metric {
         match self {
             Metric::Scalar(s) => s.better,
             Metric::Stat(_, "count" | "stddev") => Better::Neutral,
-            Metric::Stat(d, _) => d.better,
+            Metric::Stat(d, _) | Metric::Quantile(d, _) => d.better,
         }
     }
 
@@ -316,7 +324,18 @@ impl Metric {
         match self {
             Metric::Scalar(m) => (m.get)(s, monitor),
             Metric::Stat(d, stat) => (d.summary)(s).and_then(|d| d.stat(stat)),
+            Metric::Quantile(d, p) => (d.summary)(s).and_then(|d| d.quantile(*p)),
         }
+    }
+
+    /// A percentile's 95% interval in a summary (None for other metrics, or too few values).
+    pub fn interval(&self, s: &Summary) -> Option<[f64; 2]> {
+        let (d, p) = match self {
+            Metric::Quantile(d, p) => (d, *p),
+            Metric::Stat(d, stat) => (d, super::parse_percentile(stat)?),
+            Metric::Scalar(_) => return None,
+        };
+        (d.summary)(s)?.quantile_ci(p)
     }
 }
 
@@ -365,7 +384,9 @@ mod tests {
             Metric::lookup("peak_concurrency").unwrap().better(),
             Better::Neutral
         );
-        assert!(Metric::lookup("ttft.p97").is_none());
+        assert!(Metric::lookup("ttft.p100").is_none());
+        assert_eq!(Metric::lookup("ttft.p99.9").unwrap().name(), "ttft.p99.9");
+        assert_eq!(Metric::lookup("e2e.p75").unwrap().unit(), Unit::Ms);
         assert!(Metric::lookup("latency").is_none());
     }
 

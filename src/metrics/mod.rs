@@ -40,6 +40,64 @@ pub struct Distribution {
     /// there are too few values: 36 for p90, 72 for p95, 368 for p99).
     #[serde(default, skip_serializing_if = "Ci95::is_empty")]
     pub ci95: Ci95,
+    /// Percentiles asked for beyond p50, p90, p95 and p99 (`--percentiles 99.9`, or a target
+    /// on `ttft.p99.9`), each with its interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percentiles: Vec<Percentile>,
+}
+
+/// One asked-for percentile: `p` (0-100), its value and its 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Percentile {
+    pub p: f64,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// The percentiles every distribution holds as fields.
+pub const FIXED_PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+
+/// `p99.9` → 99.9: a percentile's name, strictly between 0 and 100.
+pub fn parse_percentile(name: &str) -> Option<f64> {
+    let p: f64 = name.strip_prefix('p')?.parse().ok()?;
+    (p > 0.0 && p < 100.0).then_some(p)
+}
+
+/// `99.9` → `p99.9`.
+pub fn percentile_name(p: f64) -> String {
+    format!("p{p}")
+}
+
+/// What a summary computes beyond its fixed figures: `--goodput`'s SLOs and the percentiles
+/// asked for (`--percentiles`, and those targets name). Recorded in a result's `config`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extras {
+    #[serde(default, rename = "goodput")]
+    pub slos: Vec<goodput::Slo>,
+    /// Every percentile reported, in order (empty: p50, p90, p95, p99).
+    #[serde(default)]
+    pub percentiles: Vec<f64>,
+}
+
+impl Extras {
+    /// The extras a result's `config` records.
+    pub fn of_config(config: &serde_json::Value) -> Extras {
+        serde_json::from_value(config.clone()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slos.is_empty() && self.percentiles.is_empty()
+    }
+
+    /// The asked-for percentiles that are not fields.
+    pub fn beyond_fixed(&self) -> Vec<f64> {
+        self.percentiles
+            .iter()
+            .copied()
+            .filter(|p| !FIXED_PERCENTILES.contains(p))
+            .collect()
+    }
 }
 
 /// `[low, high]` of each percentile, 95% confidence.
@@ -132,7 +190,43 @@ impl Distribution {
             max: at(n - 1),
             resolution_ms: None,
             ci95: Ci95::of(n, &at),
+            percentiles: Vec::new(),
         })
+    }
+
+    /// Add the percentiles `ps` (beyond the fixed ones) of the same `n` sorted values.
+    pub fn with_percentiles(mut self, n: usize, at: impl Fn(usize) -> f64, ps: &[f64]) -> Self {
+        self.percentiles = ps
+            .iter()
+            .map(|&p| Percentile {
+                p,
+                value: percentile_of(n, &at, p),
+                ci95: stats::quantile_interval(n, p / 100.0).map(|(lo, hi)| [at(lo), at(hi)]),
+            })
+            .collect();
+        self
+    }
+
+    /// The `p` percentile (0-100), where the distribution holds it.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        match p {
+            50.0 => Some(self.p50),
+            90.0 => Some(self.p90),
+            95.0 => Some(self.p95),
+            99.0 => Some(self.p99),
+            _ => self.percentiles.iter().find(|x| x.p == p).map(|x| x.value),
+        }
+    }
+
+    /// The 95% interval of the `p` percentile, where there are enough values for one.
+    pub fn quantile_ci(&self, p: f64) -> Option<[f64; 2]> {
+        match p {
+            50.0 => self.ci95.p50,
+            90.0 => self.ci95.p90,
+            95.0 => self.ci95.p95,
+            99.0 => self.ci95.p99,
+            _ => self.percentiles.iter().find(|x| x.p == p)?.ci95,
+        }
     }
 
     /// Look up a statistic by name (`p95`, `mean`, ...), for targets and comparisons.
@@ -147,7 +241,7 @@ impl Distribution {
             "p95" => self.p95,
             "p99" => self.p99,
             "max" => self.max,
-            _ => return None,
+            other => return self.quantile(parse_percentile(other)?),
         })
     }
 }
@@ -233,6 +327,9 @@ pub struct Summary {
     /// Requests that met every `--goodput` SLO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<goodput::Goodput>,
+    /// The percentiles reported, in order (`--percentiles`; empty: p50, p90, p95, p99).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percentiles: Vec<f64>,
 }
 
 impl Summary {
@@ -243,18 +340,23 @@ impl Summary {
         a.finish().summary
     }
 
-    /// [`Summary::from_records`] with `--goodput`'s SLOs judged too (a level judged on its own).
-    pub fn from_records_with(records: &[RequestRecord], slos: &[goodput::Slo]) -> Summary {
-        let mut s = Summary::from_records(records);
-        if !slos.is_empty() {
-            let rows: Vec<Row> = records.iter().map(RequestRecord::row).collect();
-            s.goodput = Some(goodput::of(&rows, slos, s.throughput.window_s));
+    /// [`Summary::from_records`] with `--goodput`'s SLOs judged and the asked-for percentiles
+    /// (a level judged on its own).
+    pub fn from_records_with(records: &[RequestRecord], extras: &Extras) -> Summary {
+        let mut a = accumulate::Accumulator::default();
+        a.percentiles = extras.percentiles.clone();
+        records.iter().for_each(|r| a.push(r));
+        let done = a.finish();
+        let mut s = done.summary;
+        if !extras.slos.is_empty() {
+            s.goodput = Some(goodput::of(&done.rows, &extras.slos, s.throughput.window_s));
         }
         s
     }
 
-    /// Summarize the measured rows (in plan order); `gaps` holds their inter-token gaps.
-    pub fn from_rows(rows: &[Row], gaps: accumulate::Gaps) -> Summary {
+    /// Summarize the measured rows (in plan order); `gaps` holds their inter-token gaps;
+    /// `percentiles` as [`Extras::percentiles`].
+    pub fn from_rows(rows: &[Row], gaps: accumulate::Gaps, percentiles: &[f64]) -> Summary {
         let measured: Vec<&Row> = rows.iter().filter(|r| !r.warmup).collect();
         let ok: Vec<&Row> = measured.iter().copied().filter(|r| r.is_ok()).collect();
         let stopped = measured.iter().filter(|r| r.stopped_by_user()).count();
@@ -277,8 +379,17 @@ impl Summary {
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
         // `+ 0.0`: an empty sum is -0.0, printed "-0.00".
         let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3 + 0.0;
+        let more: Vec<f64> = percentiles
+            .iter()
+            .copied()
+            .filter(|p| !FIXED_PERCENTILES.contains(p))
+            .collect();
         let dist = |rows: &[&Row], f: fn(&Row) -> Option<f64>| {
-            Distribution::from_values(rows.iter().filter_map(|r| f(r)).collect())
+            let mut v: Vec<f64> = rows.iter().filter_map(|r| f(r)).collect();
+            v.retain(|x| x.is_finite());
+            v.sort_by(f64::total_cmp);
+            Distribution::from_sorted(v.len(), |i| v[i])
+                .map(|d| d.with_percentiles(v.len(), |i| v[i], &more))
         };
 
         Summary {
@@ -294,7 +405,7 @@ impl Summary {
                 failed as f64 / (ok.len() + failed) as f64
             },
             ttft_ms: dist(&ok, Row::ttft_ms),
-            itl_ms: gaps.distribution(),
+            itl_ms: gaps.distribution(&more),
             tpot_ms: dist(&ok, Row::tpot_ms),
             e2e_ms: dist(&ok, |r| Some(r.e2e_ms())),
             output_tok_s: dist(&ok, Row::output_tok_s),
@@ -323,6 +434,7 @@ impl Summary {
             },
             errors,
             goodput: None,
+            percentiles: percentiles.to_vec(),
         }
     }
 }

@@ -71,6 +71,25 @@ pub struct TargetOutcome {
     pub passed: bool,
     /// Actual value in the target's unit, for display.
     pub shown: String,
+    /// A percentile's 95% interval, where there are values enough for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+    /// With 95% confidence the target is met (true) or missed (false): the whole interval is
+    /// on one side of the threshold. None: the interval straddles it, or there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confident: Option<bool>,
+}
+
+impl TargetOutcome {
+    /// The verdict's confidence in words: `met`/`missed with 95% confidence`, `inconclusive`.
+    pub fn confidence_text(&self) -> &'static str {
+        match (self.confident, self.ci95) {
+            (Some(true), _) => "met with 95% confidence",
+            (Some(false), _) => "missed with 95% confidence",
+            (None, Some(_)) => "inconclusive: the 95% interval straddles the threshold",
+            (None, None) => "",
+        }
+    }
 }
 
 fn kind_of(metric: &Metric) -> Kind {
@@ -126,8 +145,17 @@ impl Target {
 
     /// Judge a summary (and the run's monitor report, for server and client figures).
     pub fn evaluate(&self, s: &Summary, monitor: Option<&MonitorReport>) -> TargetOutcome {
-        let actual = Metric::lookup(&self.metric).and_then(|m| m.value(s, monitor));
+        let metric = Metric::lookup(&self.metric);
+        let actual = metric.and_then(|m| m.value(s, monitor));
         let passed = actual.is_some_and(|a| self.op.holds(a, self.threshold));
+        let ci95 = metric.and_then(|m| m.interval(s));
+        let confident = ci95.and_then(|[lo, hi]| {
+            let (a, b) = (
+                self.op.holds(lo, self.threshold),
+                self.op.holds(hi, self.threshold),
+            );
+            (a == b).then_some(a)
+        });
         let shown = match actual {
             None => "not measured".to_string(),
             Some(a) => match self.kind {
@@ -148,6 +176,8 @@ impl Target {
             actual,
             passed,
             shown,
+            ci95,
+            confident,
         }
     }
 
@@ -214,7 +244,7 @@ mod tests {
         assert!(Target::parse("latency<5")
             .unwrap_err()
             .contains("unknown metric"));
-        assert!(Target::parse("ttft.p97<5")
+        assert!(Target::parse("ttft.p100<5")
             .unwrap_err()
             .contains("unknown metric"));
         assert!(Target::parse("ttft.p95<fast")

@@ -87,7 +87,7 @@ impl CapacityPlan {
             .map(samples_needed)
             .max()
             .unwrap_or(1);
-        let common = common(
+        let mut common = common(
             Command::Capacity,
             &a.target,
             &a.monitor,
@@ -98,6 +98,7 @@ impl CapacityPlan {
         )?;
         crate::metrics::goodput::check_asked(&slos, &common.output.goodput)
             .map_err(|e| anyhow::anyhow!("--slo {e}"))?;
+        super::ask_percentiles(&mut common.output.percentiles, &slos);
         let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
         Ok(Plan {
             common,

@@ -280,6 +280,8 @@ impl TtftPlan {
         out.max_error_rate = None;
         let mut common = common(Command::Ttft, &a.target, &a.monitor, &out, None, true, 1)?;
         common.output.requirements.clear();
+        super::ask_percentiles(&mut common.output.percentiles, &requirements);
+        super::ask_percentiles(&mut common.output.percentiles, &stretch);
         let req = RequestArgs {
             temperature: Some(a.temperature),
             warm_cache: a.warm_cache,

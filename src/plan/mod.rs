@@ -191,6 +191,9 @@ pub struct OutputPlan {
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `--goodput` SLOs (recorded in the result's config as `goodput`).
     pub goodput: Vec<crate::metrics::goodput::Slo>,
+    /// The percentiles reported: `--percentiles`, then any a target names beyond them (empty:
+    /// p50, p90, p95, p99). Recorded in the result's config as `percentiles`.
+    pub percentiles: Vec<f64>,
 }
 
 impl OutputPlan {
@@ -214,10 +217,17 @@ impl OutputPlan {
         if let Some(x) = a.max_error_rate {
             texts.push(format!("error_rate<={}%", x * 100.0));
         }
+        let requirements = targets::parse_all(&texts)?;
+        let mut percentiles = match &a.percentiles {
+            Some(ps) => check_percentiles(ps)?,
+            None => Vec::new(),
+        };
+        ask_percentiles(&mut percentiles, &requirements);
         Ok(OutputPlan {
             outputs: a.output.clone(),
             quiet: a.quiet,
-            requirements: targets::parse_all(&texts)?,
+            requirements,
+            percentiles,
             shard,
             start_at: a
                 .start_at
@@ -231,6 +241,14 @@ impl OutputPlan {
         })
     }
 
+    /// What every summary of the run computes beyond its fixed figures.
+    pub fn extras(&self) -> crate::metrics::Extras {
+        crate::metrics::Extras {
+            slos: self.goodput.clone(),
+            percentiles: self.percentiles.clone(),
+        }
+    }
+
     /// No outputs, no requirements, quiet (a suite's tiers).
     pub fn none() -> OutputPlan {
         OutputPlan {
@@ -238,6 +256,44 @@ impl OutputPlan {
             ..Default::default()
         }
     }
+}
+
+/// `--percentiles`: each strictly between 0 and 100, no repeats.
+fn check_percentiles(ps: &[f64]) -> anyhow::Result<Vec<f64>> {
+    let mut out: Vec<f64> = Vec::new();
+    for &p in ps {
+        if !(p > 0.0 && p < 100.0) {
+            bail!(
+                "--percentiles {p}: each percentile is above 0 and below 100 (e.g. 50,90,99,99.9)"
+            );
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+/// Add the percentiles `targets` name that `ps` does not report (keeping the default four
+/// when `ps` is empty).
+pub fn ask_percentiles(ps: &mut Vec<f64>, targets: &[targets::Target]) {
+    let asked: Vec<f64> = targets
+        .iter()
+        .filter_map(|t| crate::metrics::parse_percentile(t.metric.split_once('.')?.1))
+        .collect();
+    let shown = |ps: &Vec<f64>, p: f64| {
+        ps.contains(&p) || (ps.is_empty() && crate::metrics::FIXED_PERCENTILES.contains(&p))
+    };
+    for p in asked {
+        if !shown(ps, p) {
+            if ps.is_empty() {
+                ps.extend(crate::metrics::FIXED_PERCENTILES);
+            }
+            ps.push(p);
+        }
+    }
+    ps.sort_by(f64::total_cmp);
 }
 
 /// An output's directory exists and takes a new file (checked before the run, so that a
@@ -403,11 +459,15 @@ impl<K: Serialize> Plan<K> {
         ) {
             base.extend(own);
         }
-        if let (Some(base), false) = (v.as_object_mut(), self.common.output.goodput.is_empty()) {
+        let out = &self.common.output;
+        if let (Some(base), false) = (v.as_object_mut(), out.goodput.is_empty()) {
             base.insert(
                 "goodput".into(),
-                serde_json::to_value(&self.common.output.goodput).unwrap_or_default(),
+                serde_json::to_value(&out.goodput).unwrap_or_default(),
             );
+        }
+        if let (Some(base), false) = (v.as_object_mut(), out.percentiles.is_empty()) {
+            base.insert("percentiles".into(), serde_json::json!(out.percentiles));
         }
         v
     }

@@ -113,9 +113,18 @@ pub fn run_summary(result: &BenchResult) -> String {
     if s.ttft_ms.is_some() || s.e2e_ms.is_some() {
         let _ = writeln!(out);
         out.push_str(&views::latency(s).to_text(2));
+        out.push_str(&intervals_block(s));
     }
     out.push_str(&errors_block(s, result));
     out
+}
+
+/// The 95% intervals of the latency percentiles, under the latency table.
+fn intervals_block(s: &crate::metrics::Summary) -> String {
+    format!(
+        "\n{}  (distribution-free 95% intervals from order statistics; - where too few values)\n",
+        views::latency_intervals(s).to_text(2)
+    )
 }
 
 /// The seed's target validation block.
@@ -275,6 +284,7 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
         out,
         "  (sched.: measured from when the request was due; send lag: how late the client sent it)"
     );
+    out.push_str(&intervals_block(s));
     out.push_str(&errors_block(s, result));
     out
 }
@@ -550,9 +560,14 @@ pub fn check_table(rows: &[crate::verdict::check::CheckRow]) -> String {
             }
             (Some(d), p, _) => pct(p).unwrap_or_else(|| format!("{d:+.3}")),
         };
+        let noise = if r.overlap() == Some(true) {
+            "; the two 95% intervals overlap: the change may be noise, measure with more requests"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "    - {}: {change} (tolerance {})",
+            "    - {}: {change} (tolerance {}){noise}",
             r.metric,
             r.tolerance.shown()
         );

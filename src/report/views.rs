@@ -5,7 +5,7 @@ use super::curves::{ab_levels, capacity_probes, capacity_text, load_curve};
 use super::table::{Document, Style, Table, Text};
 use crate::metrics::metric::{Metric, LATENCY};
 use crate::metrics::targets::TargetOutcome;
-use crate::metrics::{Distribution, Summary};
+use crate::metrics::{percentile_name, Distribution, Summary, FIXED_PERCENTILES};
 use crate::result::BenchResult;
 use crate::verdict::check::{CheckRow, Tolerance};
 use crate::verdict::compare::Comparison;
@@ -34,42 +34,76 @@ fn pct(p: Option<f64>) -> Text {
     p.map_or_else(|| "-".into(), |p| format!("{p:+.1}%").into())
 }
 
-/// One row per distribution; rows without data are left out.
-pub fn distribution(unit: &str, rows: &[(&str, Option<&Distribution>)]) -> Table {
-    let mut t = Table::new(&[
-        &format!("<{unit}"),
-        "count",
-        "mean",
-        "stddev",
-        "min",
-        "p50",
-        "p90",
-        "p95",
-        "p99",
-        "max",
-    ]);
+/// The percentiles a summary reports, in order.
+fn reported(s: &Summary) -> Vec<f64> {
+    if s.percentiles.is_empty() {
+        FIXED_PERCENTILES.to_vec()
+    } else {
+        s.percentiles.clone()
+    }
+}
+
+/// One row per distribution (count, mean, stddev, min, the percentiles `ps`, max); rows
+/// without data are left out.
+pub fn distribution(unit: &str, rows: &[(&str, Option<&Distribution>)], ps: &[f64]) -> Table {
+    let names: Vec<String> = ps.iter().map(|p| percentile_name(*p)).collect();
+    let mut head = vec![format!("<{unit}")];
+    head.extend(["count", "mean", "stddev", "min"].map(String::from));
+    head.extend(names.iter().cloned());
+    head.push("max".into());
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&head);
     for (name, d) in rows {
         if let Some(d) = d {
             let mut cells: Vec<Text> = vec![(*name).into(), d.count.to_string().into()];
+            cells.extend([d.mean, d.stddev, d.min].map(|v| Text::plain(num(v))));
             cells.extend(
-                [d.mean, d.stddev, d.min, d.p50, d.p90, d.p95, d.p99, d.max]
-                    .map(|v| Text::plain(num(v))),
+                ps.iter()
+                    .map(|p| d.quantile(*p).map_or_else(|| "-".into(), |v| num(v).into())),
             );
+            cells.push(num(d.max).into());
             t.row(cells);
         }
     }
     t
 }
 
-/// The latency distributions of a summary (open-loop ones only where measured), labelled as
-/// the metric registry labels them.
-pub fn latency(s: &Summary) -> Table {
-    let rows: Vec<(&str, Option<&Distribution>)> = LATENCY
+/// The 95% interval of each reported percentile (`-` where there are too few values for one).
+pub fn intervals(unit: &str, rows: &[(&str, Option<&Distribution>)], ps: &[f64]) -> Table {
+    let mut head = vec![format!("<{unit}")];
+    head.extend(ps.iter().map(|p| percentile_name(*p)));
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&head);
+    for (name, d) in rows {
+        if let Some(d) = d {
+            let mut cells: Vec<Text> = vec![(*name).into()];
+            cells.extend(ps.iter().map(|p| match d.quantile_ci(*p) {
+                Some([lo, hi]) => format!("{} - {}", num(lo), num(hi)).into(),
+                None => "-".into(),
+            }));
+            t.row(cells);
+        }
+    }
+    t
+}
+
+/// The latency distributions of a summary, labelled as the metric registry labels them.
+fn latency_rows(s: &Summary) -> Vec<(&'static str, Option<&Distribution>)> {
+    LATENCY
         .iter()
         .filter_map(|name| Metric::dist(name))
         .map(|d| (d.label, (d.summary)(s)))
-        .collect();
-    distribution("Latency (ms)", &rows)
+        .collect()
+}
+
+/// The latency distributions of a summary (open-loop ones only where measured).
+pub fn latency(s: &Summary) -> Table {
+    distribution("Latency (ms)", &latency_rows(s), &reported(s))
+}
+
+/// The 95% intervals of the latency percentiles.
+pub fn latency_intervals(s: &Summary) -> Table {
+    intervals("95% CI (ms)", &latency_rows(s), &reported(s))
 }
 
 /// Requests, errors, throughput and tokens in one row.
@@ -101,9 +135,14 @@ pub fn results(s: &Summary) -> Table {
 
 /// Targets and whether each was met.
 pub fn targets(outcomes: &[TargetOutcome]) -> Table {
-    let mut t = Table::new(&["<target", "actual", "<status"]);
+    let with_ci = outcomes.iter().any(|o| o.ci95.is_some());
+    let mut head = vec!["<target", "actual", "<status"];
+    if with_ci {
+        head.extend(["95% CI", "<confidence"]);
+    }
+    let mut t = Table::new(&head);
     for o in outcomes {
-        t.row(vec![
+        let mut row = vec![
             Text::code(&o.target),
             o.shown.clone().into(),
             if o.passed {
@@ -111,7 +150,15 @@ pub fn targets(outcomes: &[TargetOutcome]) -> Table {
             } else {
                 Text::strong("FAILED")
             },
-        ]);
+        ];
+        if with_ci {
+            row.push(match o.ci95 {
+                Some([lo, hi]) => format!("{} - {}", num(lo), num(hi)).into(),
+                None => "-".into(),
+            });
+            row.push(o.confidence_text().into());
+        }
+        t.row(row);
     }
     t
 }
@@ -185,6 +232,7 @@ pub fn check(rows: &[CheckRow]) -> Table {
         "% change",
         "tolerance",
         "<status",
+        "<95% CIs",
     ]);
     for r in rows {
         t.row(vec![
@@ -204,6 +252,12 @@ pub fn check(rows: &[CheckRow]) -> Table {
             } else {
                 Text::strong("FAIL")
             },
+            match r.overlap() {
+                Some(true) => "overlap",
+                Some(false) => "apart",
+                None => "-",
+            }
+            .into(),
         ]);
     }
     t
@@ -421,6 +475,10 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
     }
     doc.section("Latency", latency(s));
+    doc.section(
+        "Latency percentiles: 95% confidence intervals",
+        latency_intervals(s),
+    );
     if let Some(g) = &s.goodput {
         doc.paragraph(format!("Goodput: {}.", goodput_line(g)));
     }

@@ -61,6 +61,20 @@ pub struct CheckRow {
     pub tolerance: Tolerance,
     pub better: Better,
     pub passed: bool,
+    /// A percentile's 95% intervals in the baseline and the current result, where each has
+    /// values enough for one: a change whose intervals overlap may be noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_ci95: Option<[f64; 2]>,
+}
+
+impl CheckRow {
+    /// Whether the two intervals overlap (None without both).
+    pub fn overlap(&self) -> Option<bool> {
+        let ([a0, a1], [b0, b1]) = (self.baseline_ci95?, self.current_ci95?);
+        Some(a0 <= b1 && b0 <= a1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +121,8 @@ pub fn check_row(m: &Metric, baseline: f64, current: Option<f64>, tol: Tolerance
         tolerance: tol,
         better: m.better(),
         passed,
+        baseline_ci95: None,
+        current_ci95: None,
     }
 }
 
@@ -139,7 +155,11 @@ pub fn check(
             continue;
         };
         let c = m.value(&current.summary, current.monitor.as_ref());
-        rows.push(check_row(&m, b, c, tol.of(&m)));
+        rows.push(CheckRow {
+            baseline_ci95: m.interval(&baseline.summary),
+            current_ci95: m.interval(&current.summary),
+            ..check_row(&m, b, c, tol.of(&m))
+        });
     }
     if rows.is_empty() {
         anyhow::bail!("the baseline holds none of the metrics to check");
