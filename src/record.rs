@@ -164,6 +164,16 @@ pub struct RequestRecord {
     pub error: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_timings: Option<ServerTimings>,
+    /// A session's request (`--dataset multi-turn`): its conversation and turn (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// The answer's text, kept only while a session needs it for its next turn's history;
+    /// never written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub answer: Option<String>,
 }
 
 const NS_PER_MS: f64 = 1e6;

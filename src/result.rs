@@ -139,6 +139,9 @@ pub struct BenchResult {
     /// The client's self-check: its cost, its lateness, and whether it set the pace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::selfcheck::ClientCheck>,
+    /// Multi-turn sessions: conversations, and TTFT and cached prompt tokens by turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<crate::metrics::sessions::SessionsReport>,
     pub requests: Vec<RequestRecord>,
     /// Outputs already written during the run (live JSONL); not serialized.
     #[serde(skip)]
@@ -274,6 +277,7 @@ impl BenchResult {
             intervals: None,
             shard: head.shard,
             client: None,
+            sessions: crate::metrics::sessions::report(&requests),
             requests_omitted: 0,
             requests,
             live_outputs: Vec::new(),

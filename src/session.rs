@@ -13,7 +13,9 @@ use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
 use crate::plan::{Common, OutputPlan};
 use crate::record::{Clock, RequestRecord, Row};
 use crate::result::{BenchResult, Header, Level, Tool};
-use crate::scheduler::{closed_loop, open_loop, ClosedLoop, Live, OpenLoop, Stop};
+use crate::scheduler::{
+    closed_loop, open_loop, session_loop, ClosedLoop, Live, OpenLoop, SessionLoop, Stop,
+};
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
 use crate::target::{self, Target};
@@ -177,7 +179,42 @@ impl Session {
         phase: ClosedLoop,
         w: &Workload,
     ) -> Vec<RequestRecord> {
+        self.run_closed_with(client, phase, w, |_| {}).await
+    }
+
+    /// [`Session::run_closed_on`], showing each record to `observe` too (`run`'s lines). A
+    /// multi-turn workload runs as sessions: each user holds a conversation, turn after
+    /// answered turn.
+    pub async fn run_closed_with(
+        &self,
+        client: &crate::client::Client,
+        phase: ClosedLoop,
+        w: &Workload,
+        mut observe: impl FnMut(&RequestRecord),
+    ) -> Vec<RequestRecord> {
         let w = w.clone();
+        let on_record = |r: &RequestRecord| {
+            observe(r);
+            self.record(r)
+        };
+        if let Some((turns, sessions)) = w.sessions() {
+            let plan = SessionLoop {
+                first_id: phase.first_id,
+                count: phase.count,
+                users: phase.concurrency,
+                turns,
+                think: sessions.think,
+                seed: w.seed,
+                real_history: !sessions.synthetic_history,
+                warmup: phase.warmup,
+                level: phase.level,
+                shard: phase.shard,
+            };
+            let body =
+                move |conv, turn, answers: Option<&[String]>| w.turn_body(conv, turn, answers);
+            let (clock, stop, live) = (self.clock, &self.stop, &self.live);
+            return session_loop(plan, client, clock, stop, live, body, on_record).await;
+        }
         closed_loop(
             phase,
             client,
@@ -185,7 +222,7 @@ impl Session {
             &self.stop,
             &self.live,
             move |i| w.body(i),
-            |r| self.record(r),
+            on_record,
         )
         .await
     }

@@ -137,6 +137,13 @@ pub struct RequestArgs {
     /// Turns per conversation (multi-turn).
     #[arg(long, default_value_t = 3)]
     pub turns: u64,
+    /// multi-turn: a user's pause between an answer and their next turn: `2s`, or `exp:2s`
+    /// (exponential, that mean).
+    #[arg(long, default_value = "0s", value_parser = crate::workload::Think::parse)]
+    pub think_time: crate::workload::Think,
+    /// multi-turn: fill the history with generated text instead of the server's real answers.
+    #[arg(long)]
+    pub synthetic_history: bool,
     /// Tokenizer: cl100k_base (default for synthetic datasets), o200k_base, or a
     /// tokenizer.json. Also counts output tokens when the server reports no usage.
     #[arg(long, value_name = "NAME|FILE")]
@@ -185,6 +192,8 @@ impl RequestArgs {
             prefix_tokens: 1000,
             prefix_groups: 8,
             turns: 3,
+            think_time: crate::workload::Think::Fixed(0.0),
+            synthetic_history: false,
             tokenizer: None,
             seed: None,
             temperature: None,

@@ -69,6 +69,8 @@ pub struct Client {
     tokenizer: Option<Arc<Tokenizer>>,
     /// Values never to record or print (the key, header values, URL credentials).
     secrets: Arc<Vec<String>>,
+    /// Keep each answer's text in its record (a session's next turn carries it).
+    keep_answers: bool,
 }
 
 /// The secret values of a header map: every value marked sensitive (the API key, `-H`
@@ -143,7 +145,16 @@ impl Client {
             endpoint,
             tokenizer: None,
             secrets,
+            keep_answers: false,
         })
+    }
+
+    /// This client, keeping each answer's text in its record (`RequestRecord::answer`).
+    pub fn keeping_answers(&self) -> Client {
+        Client {
+            keep_answers: true,
+            ..self.clone()
+        }
     }
 
     /// Count output tokens with `t` when a server reports no usage (the text is then kept
@@ -258,7 +269,7 @@ impl Client {
         let api = self.endpoint.api;
         let tok = self.tokenizer.as_deref();
         let mut obs = Observation {
-            text: tok.map(|_| String::new()),
+            text: (tok.is_some() || self.keep_answers).then(String::new),
             ..Observation::default()
         };
         let read = if self.endpoint.stream {
@@ -279,6 +290,9 @@ impl Client {
                 "stream ended before the response was complete"
             };
             return finish_partial(rec, obs, tok, FailureKind::StreamBroken, detail.into());
+        }
+        if self.keep_answers {
+            rec.answer = obs.text.clone();
         }
         apply_observation(&mut rec, obs, tok);
         rec

@@ -61,6 +61,7 @@ pub fn level_failed(result: &BenchResult) -> Option<ExitCode> {
 /// Print the console text, write `--output`, and choose the exit code.
 pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow::Result<ExitCode> {
     print!("{text}");
+    print!("{}", console::sessions_block(result));
     print!("{}", console::goodput_block(result));
     print!("{}", console::client_block(result));
     if !result.targets.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::cli::RunArgs;
 use crate::plan::RunPlan;
 use crate::report::{console, BenchResult};
-use crate::scheduler::{closed_loop, ClosedLoop};
+use crate::scheduler::ClosedLoop;
 use crate::session::Session;
 use crate::units::Named;
 
@@ -74,37 +74,28 @@ async fn execute_plan(plan: &crate::plan::Plan<RunPlan>) -> anyhow::Result<Bench
     let mut done = 0u64;
     let mut last_print = Instant::now();
     let total = p.runs;
-    let w = workload.clone();
-    let recs = closed_loop(
-        phase,
-        &s.target.client,
-        s.clock,
-        &s.stop,
-        &s.live,
-        move |i| w.body(i),
-        |r| {
-            let keep = s.record(r);
-            done += 1;
-            if quiet || (total > 20 && done < total && last_print.elapsed().as_secs_f64() < 2.0) {
-                return keep;
-            }
-            last_print = Instant::now();
-            match &r.error {
-                None => eprintln!(
-                    "[{done}/{total}] {} tokens in {:.2}s ({:.1} tok/s){}",
-                    r.output_tokens.unwrap_or(0),
-                    r.e2e_ms() / 1e3,
-                    r.output_tok_s().unwrap_or(0.0),
-                    r.ttft_ms()
-                        .map(|t| format!(", TTFT {t:.1} ms"))
-                        .unwrap_or_default()
-                ),
-                Some(f) => eprintln!("[{done}/{total}] failed: {}: {}", f.kind.name(), f.detail),
-            }
-            keep
-        },
-    )
-    .await;
+    let observe = |r: &crate::record::RequestRecord| {
+        done += 1;
+        if quiet || (total > 20 && done < total && last_print.elapsed().as_secs_f64() < 2.0) {
+            return;
+        }
+        last_print = Instant::now();
+        match &r.error {
+            None => eprintln!(
+                "[{done}/{total}] {} tokens in {:.2}s ({:.1} tok/s){}",
+                r.output_tokens.unwrap_or(0),
+                r.e2e_ms() / 1e3,
+                r.output_tok_s().unwrap_or(0.0),
+                r.ttft_ms()
+                    .map(|t| format!(", TTFT {t:.1} ms"))
+                    .unwrap_or_default()
+            ),
+            Some(f) => eprintln!("[{done}/{total}] failed: {}: {}", f.kind.name(), f.detail),
+        }
+    };
+    let recs = s
+        .run_closed_with(&s.target.client, phase, &workload, observe)
+        .await;
     records.extend(recs);
     Ok(s.finish(&workload, records, Vec::new()).await)
 }

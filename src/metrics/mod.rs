@@ -10,6 +10,7 @@ pub mod accumulate;
 pub mod goodput;
 pub mod live;
 pub mod metric;
+pub mod sessions;
 pub mod stats;
 pub mod targets;
 pub mod timeseries;

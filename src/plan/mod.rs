@@ -435,6 +435,10 @@ pub fn dataset_spec(req: &RequestArgs) -> DatasetSpec {
         prefix_tokens: req.prefix_tokens,
         prefix_groups: req.prefix_groups,
         turns: req.turns,
+        sessions: Some(crate::workload::Sessions {
+            think: req.think_time,
+            synthetic_history: req.synthetic_history,
+        }),
         tokenizer: req.tokenizer.clone(),
         seed: req.seed,
         warm_cache: req.warm_cache,

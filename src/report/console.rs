@@ -127,6 +127,18 @@ fn intervals_block(s: &crate::metrics::Summary) -> String {
     )
 }
 
+/// Multi-turn sessions: the by-turn table (every measuring command, when the run had them).
+pub fn sessions_block(result: &BenchResult) -> String {
+    let Some(r) = &result.sessions else {
+        return String::new();
+    };
+    format!(
+        "\n=== Sessions by turn ===\n\n{}\n  {}\n",
+        curves::sessions(r).to_text(2),
+        curves::sessions_text(r).flat()
+    )
+}
+
 /// The seed's target validation block.
 pub fn targets_table(outcomes: &[crate::metrics::targets::TargetOutcome]) -> String {
     let mut out = String::from("\n=== Target Validation ===\n\n");

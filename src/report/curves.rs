@@ -1,5 +1,5 @@
 //! Tables of a result's levels as curves: a load curve by rate, an A/B by level, capacity's
-//! probes. Data in, tables out, like [`super::views`].
+//! probes, sessions by turn. Data in, tables out, like [`super::views`].
 
 use super::table::{Table, Text};
 use super::views::{opt, stat};
@@ -136,4 +136,41 @@ pub fn capacity_text(c: &crate::verdict::capacity::CapacityReport) -> Vec<Text> 
     out.extend(c.confidence.iter().map(|s| Text::plain(s.clone())));
     out.extend(c.notes.iter().map(|s| Text::plain(format!("Note: {s}"))));
     out
+}
+
+/// Sessions by turn: requests, TTFT, and how much of the prompt the server had cached.
+pub fn sessions(r: &crate::metrics::sessions::SessionsReport) -> Table {
+    let mut t = Table::new(&[
+        "turn",
+        "requests",
+        "ok",
+        "TTFT p50 ms",
+        "TTFT p95 ms",
+        "prompt tokens",
+        "cached tokens",
+        "cached",
+    ]);
+    for s in &r.turns {
+        t.row(vec![
+            (s.turn + 1).to_string().into(),
+            s.requests.to_string().into(),
+            s.ok.to_string().into(),
+            stat(&s.ttft_ms, |d| d.p50),
+            stat(&s.ttft_ms, |d| d.p95),
+            opt(s.prompt_tokens_mean, 1),
+            opt(s.cached_tokens_mean, 1),
+            s.cached_fraction
+                .map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
+                .into(),
+        ]);
+    }
+    t
+}
+
+/// The sessions in one sentence.
+pub fn sessions_text(r: &crate::metrics::sessions::SessionsReport) -> Text {
+    Text::plain(format!(
+        "{} conversations: {} whole, {} ended early by a failed turn; turns counted from 1, prompt and cached tokens are means over successful requests.",
+        r.conversations, r.completed, r.cut_short
+    ))
 }

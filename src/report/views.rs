@@ -499,6 +499,10 @@ pub fn document(r: &BenchResult) -> Document {
         }
         doc.section(&format!("Confidence intervals ({})", iv.arm), t);
     }
+    if let Some(ss) = &r.sessions {
+        doc.section("Sessions by turn", super::curves::sessions(ss));
+        doc.paragraph(super::curves::sessions_text(ss));
+    }
     doc.section("Target validation", targets(&r.targets));
     if let Some(c) = &r.capacity {
         doc.section("Capacity", capacity_probes(c));

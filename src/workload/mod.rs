@@ -88,12 +88,62 @@ pub enum Source {
         output: Option<Len>,
         prefixes: Arc<Vec<String>>,
     },
-    /// Conversations of `turns` turns; each request sends the history so far.
+    /// Conversations of `turns` turns; each request sends the history so far. In a closed
+    /// loop each conversation is one user (see [`Sessions`]).
     MultiTurn {
         turns: u64,
         input: Len,
         output: Option<Len>,
+        sessions: Sessions,
     },
+}
+
+/// How a user waits between an answer and their next turn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Think {
+    /// Seconds.
+    Fixed(f64),
+    /// Exponentially distributed, of this mean in seconds.
+    Exponential(f64),
+}
+
+impl Think {
+    /// `2s`, `500ms`, or `exp:2s` (exponential with that mean).
+    pub fn parse(text: &str) -> Result<Think, String> {
+        let t = text.trim();
+        let (exp, d) = match t.strip_prefix("exp:") {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let s = crate::units::parse_duration(d)?.as_secs_f64();
+        Ok(if exp {
+            Think::Exponential(s)
+        } else {
+            Think::Fixed(s)
+        })
+    }
+
+    /// The pause before turn `turn` of conversation `conv` (seeded: reruns pause alike).
+    pub fn draw(self, seed: u64, conv: u64, turn: u64) -> std::time::Duration {
+        let s = match self {
+            Think::Fixed(s) => s,
+            Think::Exponential(mean) if mean > 0.0 => {
+                let mut rng = SmallRng::seed_from_u64(seed ^ 0x7417 ^ (conv * 1_000_003 + turn));
+                rand_distr::Exp::new(1.0 / mean).map_or(mean, |e| e.sample(&mut rng))
+            }
+            Think::Exponential(_) => 0.0,
+        };
+        std::time::Duration::from_secs_f64(s.max(0.0))
+    }
+}
+
+/// A multi-turn workload's sessions: turn k+1 is sent after turn k's answer (and the think
+/// time), its history holding the server's real answers unless `synthetic_history`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sessions {
+    pub think: Think,
+    pub synthetic_history: bool,
 }
 
 /// How to build a workload (from the command line or a config file).
@@ -109,6 +159,7 @@ pub struct DatasetSpec {
     pub prefix_tokens: usize,
     pub prefix_groups: u64,
     pub turns: u64,
+    pub sessions: Option<Sessions>,
     pub tokenizer: Option<String>,
     pub seed: Option<u64>,
     pub warm_cache: bool,
@@ -233,6 +284,10 @@ impl Workload {
                     turns: spec.turns,
                     input,
                     output,
+                    sessions: spec.sessions.unwrap_or(Sessions {
+                        think: Think::Fixed(0.0),
+                        synthetic_history: false,
+                    }),
                 }
             }
             path => {
@@ -338,37 +393,67 @@ impl Workload {
                 let suffix = self.text(n, &self.tag(i), &mut rng);
                 (Content::Prompt(format!("{}\n\n{suffix}", prefixes[g])), out)
             }
-            Source::MultiTurn {
-                turns,
-                input,
-                output,
-            } => {
-                let (conv, turn) = (i / turns, i % turns);
-                let mut msgs = Vec::new();
-                for k in 0..=turn {
-                    // The history of a conversation is the same in each of its requests.
-                    let mut rng = self.rng(3, conv * 1_000_003 + k);
-                    let tag = if k == 0 {
-                        self.nonce
-                            .as_ref()
-                            .map(|n| format!("[{n}-c{conv}]"))
-                            .unwrap_or_default()
-                    } else {
-                        String::new()
-                    };
-                    let n = input.draw(&mut rng);
-                    msgs.push(json!({"role": "user", "content": self.text(n, &tag, &mut rng)}));
-                    if k < turn {
+            Source::MultiTurn { turns, .. } => self.turn_request(i / turns, i % turns, None),
+        }
+    }
+
+    /// A conversation's turn: the history so far (the server's `answers` to the earlier turns
+    /// when given, else generated ones), then the new user message.
+    pub fn turn_request(&self, conv: u64, turn: u64, answers: Option<&[String]>) -> (Content, u32) {
+        let Source::MultiTurn { input, output, .. } = &self.source else {
+            return self.request(conv);
+        };
+        let mut msgs = Vec::new();
+        for k in 0..=turn {
+            // The history of a conversation is the same in each of its requests.
+            let mut rng = self.rng(3, conv * 1_000_003 + k);
+            let tag = if k == 0 {
+                self.nonce
+                    .as_ref()
+                    .map(|n| format!("[{n}-c{conv}]"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let n = input.draw(&mut rng);
+            msgs.push(json!({"role": "user", "content": self.text(n, &tag, &mut rng)}));
+            if k < turn {
+                let answer = match answers.and_then(|a| a.get(k as usize)) {
+                    Some(a) => a.clone(),
+                    None => {
                         let a = self.out_len(output, &mut rng) as usize;
-                        msgs.push(
-                            json!({"role": "assistant", "content": self.text(a, "", &mut rng)}),
-                        );
+                        self.text(a, "", &mut rng)
                     }
-                }
-                let mut rng = self.rng(4, i);
-                (Content::Messages(msgs), self.out_len(output, &mut rng))
+                };
+                msgs.push(json!({"role": "assistant", "content": answer}));
             }
         }
+        let mut rng = self.rng(4, conv * self.turns().unwrap_or(1) + turn);
+        (Content::Messages(msgs), self.out_len(output, &mut rng))
+    }
+
+    /// Turns per conversation, for a multi-turn workload.
+    pub fn turns(&self) -> Option<u64> {
+        match &self.source {
+            Source::MultiTurn { turns, .. } => Some(*turns),
+            _ => None,
+        }
+    }
+
+    /// A multi-turn workload's sessions (a closed loop runs them as users).
+    pub fn sessions(&self) -> Option<(u64, Sessions)> {
+        match &self.source {
+            Source::MultiTurn {
+                turns, sessions, ..
+            } => Some((*turns, *sessions)),
+            _ => None,
+        }
+    }
+
+    /// The body of a conversation's turn ([`Workload::turn_request`]).
+    pub fn turn_body(&self, conv: u64, turn: u64, answers: Option<&[String]>) -> Bytes {
+        let (content, max_tokens) = self.turn_request(conv, turn, answers);
+        render_body(&self.opts, &content, max_tokens)
     }
 
     pub fn body(&self, i: u64) -> Bytes {
@@ -426,7 +511,9 @@ impl Workload {
                 turns,
                 input,
                 output,
-            } => json!({"turns": turns, "input_tokens": input, "output_tokens": output}),
+                sessions,
+            } => json!({"turns": turns, "input_tokens": input, "output_tokens": output,
+                "think_time": sessions.think, "synthetic_history": sessions.synthetic_history}),
         };
         json!({
             "name": self.name(),

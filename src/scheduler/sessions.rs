@@ -1,0 +1,166 @@
+//! Sessions in a closed loop (`--dataset multi-turn`): each user holds one conversation at a
+//! time. Turn k+1 is sent only after turn k's answer has arrived and the user's think time has
+//! passed, and its history carries the server's real answers (unless the history is
+//! synthetic). A failed turn ends its conversation: the next one would have no answer to carry.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{Live, Stop};
+use crate::client::Client;
+use crate::record::{Clock, RequestRecord};
+use crate::shard::Shard;
+use crate::workload::Think;
+
+/// One phase of sessions: requests `first_id .. first_id + count`, conversation j holding
+/// requests `first_id + j·turns ..` (the last one cut at `count`).
+pub struct SessionLoop {
+    pub first_id: u64,
+    pub count: u64,
+    pub users: usize,
+    pub turns: u64,
+    pub think: Think,
+    /// Seeds the think times.
+    pub seed: u64,
+    /// Carry the server's answers in the history (else the workload's generated text).
+    pub real_history: bool,
+    pub warmup: bool,
+    pub level: Option<u32>,
+    /// Keep only this shard's conversations (j mod N = index) and its share of the users.
+    pub shard: Option<Shard>,
+}
+
+impl SessionLoop {
+    /// A conversation's id: unique across the phases of a run (their request ranges are
+    /// disjoint), so no two phases share a conversation's prompts.
+    fn conversation(&self, j: u64) -> u64 {
+        self.first_id + j
+    }
+}
+
+/// Run the sessions. `body(conversation, turn, answers)` renders a turn (`answers`: the
+/// server's answers to the earlier turns, with real history); `on_record` sees each record.
+pub async fn session_loop<B, F>(
+    plan: SessionLoop,
+    client: &Client,
+    clock: Clock,
+    stop: &Stop,
+    live: &Arc<Live>,
+    body: B,
+    mut on_record: F,
+) -> Vec<RequestRecord>
+where
+    B: Fn(u64, u64, Option<&[String]>) -> Bytes + Send + Sync + 'static,
+    F: FnMut(&RequestRecord) -> bool,
+{
+    let turns = plan.turns.max(1);
+    let conversations = plan.count.div_ceil(turns);
+    let (stride, offset) = plan
+        .shard
+        .map_or((1, 0), |s| (s.count as u64, s.index as u64));
+    let owned = conversations.saturating_sub(offset).div_ceil(stride);
+    let users = plan.shard.map_or(plan.users, |s| s.users(plan.users));
+    let workers = users.clamp(1, owned.max(1) as usize);
+    let client = if plan.real_history {
+        client.keeping_answers()
+    } else {
+        client.clone()
+    };
+    let (plan, body, next) = (Arc::new(plan), Arc::new(body), Arc::new(AtomicU64::new(0)));
+    let (tx, rx) = mpsc::unbounded_channel();
+    for _ in 0..workers {
+        let (client, plan, body, next) = (client.clone(), plan.clone(), body.clone(), next.clone());
+        let (tx, stop, live) = (tx.clone(), stop.clone(), live.clone());
+        tokio::spawn(async move {
+            loop {
+                let j = next.fetch_add(1, Ordering::Relaxed) * stride + offset;
+                if j >= conversations || stop.is_stopping() {
+                    break;
+                }
+                let user = User {
+                    plan: &plan,
+                    client: &client,
+                    clock,
+                    stop: &stop,
+                    live: &live,
+                };
+                if !user.converse(j, turns, &*body, &tx).await {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    super::collect(rx, 0, &mut on_record).await
+}
+
+/// One user's view of the phase.
+struct User<'a> {
+    plan: &'a SessionLoop,
+    client: &'a Client,
+    clock: Clock,
+    stop: &'a Stop,
+    live: &'a Arc<Live>,
+}
+
+impl User<'_> {
+    /// Conversation `j`, turn by turn; false when the run stops (or nobody collects).
+    async fn converse<B>(
+        &self,
+        j: u64,
+        turns: u64,
+        body: &B,
+        tx: &mpsc::UnboundedSender<RequestRecord>,
+    ) -> bool
+    where
+        B: Fn(u64, u64, Option<&[String]>) -> Bytes,
+    {
+        let p = self.plan;
+        let conv = p.conversation(j);
+        let mut answers: Vec<String> = Vec::new();
+        for turn in 0..turns {
+            let local = j * turns + turn;
+            if local >= p.count {
+                break;
+            }
+            if turn > 0 {
+                let pause = p.think.draw(p.seed, conv, turn);
+                if !pause.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = self.stop.scheduling.cancelled() => return false,
+                    }
+                }
+            }
+            if self.stop.is_stopping() {
+                return false;
+            }
+            let b = body(conv, turn, p.real_history.then_some(&answers[..]));
+            self.live.on_send();
+            let id = p.first_id + local;
+            let mut rec = self
+                .client
+                .send(id, b, &self.clock, &self.stop.in_flight)
+                .await;
+            rec.warmup = p.warmup;
+            rec.level = p.level;
+            rec.conversation = Some(conv);
+            rec.turn = Some(turn as u32);
+            let ok = rec.is_ok();
+            if let Some(a) = rec.answer.take() {
+                answers.push(a);
+            }
+            self.live.on_done(&rec);
+            if tx.send(rec).is_err() {
+                return false;
+            }
+            if !ok {
+                break;
+            }
+        }
+        true
+    }
+}
