@@ -295,6 +295,31 @@ impl BenchResult {
         }
     }
 
+    /// Whether the result is an A/B by level (`sweep`, `throughput`), or `ttft`'s A/B.
+    pub fn is_ab(&self) -> bool {
+        self.levels.iter().any(|l| l.params.arm.is_some())
+    }
+
+    /// What targets judge: the summary, or in an A/B the treatment arm's requests over every
+    /// level (pooling both arms would judge neither).
+    pub fn judged_summary(&self) -> std::borrow::Cow<'_, Summary> {
+        if !self.is_ab() {
+            return std::borrow::Cow::Borrowed(&self.summary);
+        }
+        let treatment: Vec<RequestRecord> = self
+            .requests
+            .iter()
+            .filter(|r| {
+                r.level
+                    .and_then(|l| self.levels.get(l as usize))
+                    .is_some_and(|l| l.params.arm.as_deref() == Some(crate::arms::NAMES[1]))
+            })
+            .cloned()
+            .collect();
+        let extras = crate::metrics::Extras::of_config(&self.config);
+        std::borrow::Cow::Owned(Summary::from_records_with(&treatment, &extras))
+    }
+
     /// True when every target passed (or none was given).
     pub fn targets_passed(&self) -> bool {
         self.targets.iter().all(|t| t.passed)

@@ -374,9 +374,10 @@ fn judge(
     requirements: &[Requirement],
     monitor: Option<MonitorReport>,
 ) -> BenchResult {
+    let judged = result.judged_summary();
     result.targets = requirements
         .iter()
-        .map(|r| r.evaluate(&result.summary, monitor.as_ref()))
+        .map(|r| r.evaluate(&judged, monitor.as_ref()))
         .collect();
     result.monitor = monitor;
     result

@@ -188,6 +188,8 @@ async fn a_throughput_ab_sends_both_arms_the_same_arrivals() {
             "2",
             "--compare-url",
             &b.url(),
+            "--target",
+            "ok>=1",
         ],
     );
     let r = throughput::execute(&args).await.unwrap();
@@ -198,6 +200,8 @@ async fn a_throughput_ab_sends_both_arms_the_same_arrivals() {
     assert!(n[0] > 20 && n[2] > n[0], "{n:?}");
     assert_eq!(received(&a), n[0] + n[2]);
     assert_eq!(received(&b), n[1] + n[3]);
+    // Targets judge the treatment arm alone: its successes, not both arms'.
+    assert_eq!(r.targets[0].actual, Some((n[1] + n[3]) as f64));
     assert_eq!(r.levels[3].params.rate, Some(80.0));
     let rows = &r.comparison.as_ref().unwrap().rows;
     assert!(rows.iter().any(|x| x.level.as_deref() == Some("80 req/s")));

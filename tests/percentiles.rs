@@ -62,7 +62,14 @@ async fn asked_percentiles_are_those_of_the_records_with_their_intervals() {
     assert!(e2e.passed && e2e.actual.is_some());
     assert!(!ttft75.passed);
     // Every TTFT is above 1 ms, so the whole interval misses: missed with confidence.
-    assert_eq!(ttft75.confident, Some(false));
+    assert_eq!(
+        ttft75.confidence,
+        Some(llmbench::metrics::targets::Confidence::Missed)
+    );
+    assert_eq!(
+        e2e.confidence,
+        Some(llmbench::metrics::targets::Confidence::TooFewValues)
+    );
     assert_eq!(ttft75.ci95, d.quantile_ci(75.0));
     let text = llmbench::report::console::run_summary(&r);
     assert!(text.contains("p99.9") && text.contains("95% CI"), "{text}");

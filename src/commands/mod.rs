@@ -66,6 +66,9 @@ pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow:
     print!("{}", console::client_block(result));
     if !result.targets.is_empty() {
         print!("{}", console::targets_table(&result.targets));
+        if result.is_ab() {
+            println!("  (an A/B: targets are judged on the treatment arm's requests)");
+        }
         let streamed = result.config["stream"].as_bool().unwrap_or(true);
         let unmeasured = result.targets.iter().any(|t| {
             t.actual.is_none()

@@ -148,7 +148,7 @@ async fn load_curve(
                 ..p.open_loop.clone()
             };
             if !s.quiet {
-                eprintln!("level {index}: {name}");
+                eprintln!("level {i}: {name}");
             }
             let level_plan = ThroughputPlan { rate, ..p.clone() };
             let progress = Progress::start(

@@ -328,6 +328,15 @@ impl Metric {
         }
     }
 
+    /// A percentile (`ttft.p95`, `e2e.p99.9`), which has an interval.
+    pub fn is_percentile(&self) -> bool {
+        match self {
+            Metric::Quantile(..) => true,
+            Metric::Stat(_, stat) => super::parse_percentile(stat).is_some(),
+            Metric::Scalar(_) => false,
+        }
+    }
+
     /// A percentile's 95% interval in a summary (None for other metrics, or too few values).
     pub fn interval(&self, s: &Summary) -> Option<[f64; 2]> {
         let (d, p) = match self {
@@ -362,6 +371,7 @@ pub fn known() -> String {
             .map(|d| format!("{}.<p50|p90|p95|p99|mean|min|max>", d.name)),
     );
     v.join(", ")
+        + " (or any percentile above 0 and below 100, e.g. ttft.p99.9; p0 is min, p100 max)"
 }
 
 #[cfg(test)]

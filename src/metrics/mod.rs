@@ -61,7 +61,11 @@ pub const FIXED_PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
 
 /// `p99.9` → 99.9: a percentile's name, strictly between 0 and 100.
 pub fn parse_percentile(name: &str) -> Option<f64> {
-    let p: f64 = name.strip_prefix('p')?.parse().ok()?;
+    let digits = name.strip_prefix('p')?;
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let p: f64 = digits.parse().ok()?;
     (p > 0.0 && p < 100.0).then_some(p)
 }
 

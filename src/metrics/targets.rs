@@ -74,20 +74,32 @@ pub struct TargetOutcome {
     /// A percentile's 95% interval, where there are values enough for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci95: Option<[f64; 2]>,
-    /// With 95% confidence the target is met (true) or missed (false): the whole interval is
-    /// on one side of the threshold. None: the interval straddles it, or there is none.
+    /// For a percentile: whether its 95% interval lies wholly on one side of the threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confident: Option<bool>,
+    pub confidence: Option<Confidence>,
 }
 
-impl TargetOutcome {
-    /// The verdict's confidence in words: `met`/`missed with 95% confidence`, `inconclusive`.
-    pub fn confidence_text(&self) -> &'static str {
-        match (self.confident, self.ci95) {
-            (Some(true), _) => "met with 95% confidence",
-            (Some(false), _) => "missed with 95% confidence",
-            (None, Some(_)) => "inconclusive: the 95% interval straddles the threshold",
-            (None, None) => "",
+/// How sure a percentile target's verdict is, from the percentile's 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The whole interval meets the target.
+    Met,
+    /// The whole interval misses it.
+    Missed,
+    /// The interval straddles the threshold.
+    Inconclusive,
+    /// Too few values for an interval of this percentile (e.g. 72 for p95).
+    TooFewValues,
+}
+
+impl Confidence {
+    pub fn text(self) -> &'static str {
+        match self {
+            Confidence::Met => "met with 95% confidence",
+            Confidence::Missed => "missed with 95% confidence",
+            Confidence::Inconclusive => "inconclusive: the 95% interval straddles the threshold",
+            Confidence::TooFewValues => "too few values for a 95% interval",
         }
     }
 }
@@ -149,13 +161,20 @@ impl Target {
         let actual = metric.and_then(|m| m.value(s, monitor));
         let passed = actual.is_some_and(|a| self.op.holds(a, self.threshold));
         let ci95 = metric.and_then(|m| m.interval(s));
-        let confident = ci95.and_then(|[lo, hi]| {
-            let (a, b) = (
-                self.op.holds(lo, self.threshold),
-                self.op.holds(hi, self.threshold),
-            );
-            (a == b).then_some(a)
-        });
+        let confidence = match (ci95, metric.is_some_and(|m| m.is_percentile())) {
+            (_, false) => None,
+            (None, true) => actual.map(|_| Confidence::TooFewValues),
+            (Some([lo, hi]), true) => Some(
+                match (
+                    self.op.holds(lo, self.threshold),
+                    self.op.holds(hi, self.threshold),
+                ) {
+                    (true, true) => Confidence::Met,
+                    (false, false) => Confidence::Missed,
+                    _ => Confidence::Inconclusive,
+                },
+            ),
+        };
         let shown = match actual {
             None => "not measured".to_string(),
             Some(a) => match self.kind {
@@ -177,7 +196,7 @@ impl Target {
             passed,
             shown,
             ci95,
-            confident,
+            confidence,
         }
     }
 

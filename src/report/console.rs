@@ -342,6 +342,9 @@ pub fn ab_table(result: &BenchResult) -> String {
         arm_url(1)
     );
     out.push_str(&curves::ab_levels(result).to_text(2));
+    for line in curves::not_run(result) {
+        let _ = writeln!(out, "  {line}");
+    }
     let _ = writeln!(
         out,
         "\n  tok/s/req: per-request output tok/s p50; speedup: treatment vs baseline; significant: the 95% interval of the p50 difference excludes 0 and the change exceeds 2%; aggr.: all output tokens / the arm's wall window; each level ran on both arms, one after the other, the order alternating by level"

@@ -76,22 +76,32 @@ pub fn ab_levels(r: &BenchResult) -> Table {
             })
             .and_then(|row| row.significant)
             .map_or("-", |s| if s { "yes" } else { "no" });
-        let error = a.error.as_ref().or(b.error.as_ref());
+        let not_run = a.error.is_some() || b.error.is_some();
+        let aggr = |l: &crate::result::Level| match l.error {
+            Some(_) => "-".to_string(),
+            None => format!("{:.1}", l.summary.throughput.output_tok_s),
+        };
         t.row(vec![
             label.to_string().into(),
             opt(pa, 1),
             opt(pb, 1),
             speedup.into(),
-            error
-                .map_or(significant.to_string(), |e| format!("not run: {e}"))
-                .into(),
-            format!("{:.1}", sa.throughput.output_tok_s).into(),
-            format!("{:.1}", sb.throughput.output_tok_s).into(),
+            if not_run { "not run" } else { significant }.into(),
+            aggr(a).into(),
+            aggr(b).into(),
             stat(&sa.ttft_ms, |d| d.p50),
             stat(&sb.ttft_ms, |d| d.p50),
         ]);
     }
     t
+}
+
+/// Why each level of an A/B that could not run did not (printed under its table).
+pub fn not_run(r: &BenchResult) -> Vec<String> {
+    r.levels
+        .iter()
+        .filter_map(|l| Some(format!("{}: not run: {}", l.name, l.error.as_ref()?)))
+        .collect()
 }
 
 /// `capacity`'s probes: level, requests, completed req/s, in flight, each SLO, verdict.

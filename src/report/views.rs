@@ -4,6 +4,7 @@
 use super::curves::{ab_levels, capacity_probes, capacity_text, load_curve};
 use super::table::{Document, Style, Table, Text};
 use crate::metrics::metric::{Metric, LATENCY};
+use crate::metrics::stats::NOISE_PCT;
 use crate::metrics::targets::TargetOutcome;
 use crate::metrics::{percentile_name, Distribution, Summary, FIXED_PERCENTILES};
 use crate::result::BenchResult;
@@ -135,7 +136,7 @@ pub fn results(s: &Summary) -> Table {
 
 /// Targets and whether each was met.
 pub fn targets(outcomes: &[TargetOutcome]) -> Table {
-    let with_ci = outcomes.iter().any(|o| o.ci95.is_some());
+    let with_ci = outcomes.iter().any(|o| o.confidence.is_some());
     let mut head = vec!["<target", "actual", "<status"];
     if with_ci {
         head.extend(["95% CI", "<confidence"]);
@@ -156,7 +157,7 @@ pub fn targets(outcomes: &[TargetOutcome]) -> Table {
                 Some([lo, hi]) => format!("{} - {}", num(lo), num(hi)).into(),
                 None => "-".into(),
             });
-            row.push(o.confidence_text().into());
+            row.push(o.confidence.map_or("", |c| c.text()).into());
         }
         t.row(row);
     }
@@ -180,7 +181,9 @@ pub fn comparison(c: &Comparison) -> Table {
             Some(true) if r.improved => "better",
             Some(true) => "worse",
             Some(false) => "no significant change",
-            None if r.delta == 0.0 => "same",
+            None if r.delta_pct.map_or(r.delta == 0.0, |p| p.abs() < NOISE_PCT) => {
+                "same (within 2%, one value)"
+            }
             None if r.improved => "better (one value)",
             None => "worse (one value)",
         };
@@ -470,6 +473,11 @@ pub fn document(r: &BenchResult) -> Document {
         ));
     }
     doc.section("Results", results(s));
+    if r.is_ab() {
+        doc.paragraph(Text::plain(
+            "An A/B: Results and Latency pool both arms' requests; targets judge the treatment arm; the arms are compared level by level below.",
+        ));
+    }
     if !s.errors.is_empty() {
         let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
         doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
@@ -514,6 +522,9 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(stress_verdict(st));
     } else if r.comparison.is_some() && r.command != crate::plan::Command::Ttft.name() {
         doc.section("A/B by level", ab_levels(r));
+        for line in super::curves::not_run(r) {
+            doc.paragraph(Text::plain(line));
+        }
     } else if r.command == "sweep" {
         doc.section("Sweep", sweep(r));
     } else if r.command == crate::plan::Command::Throughput.name() && !r.levels.is_empty() {

@@ -23,7 +23,7 @@ pub enum Tolerance {
 impl Tolerance {
     pub fn shown(self) -> String {
         match self {
-            Tolerance::Relative(f) => format!("{:.0}%", f * 100.0),
+            Tolerance::Relative(f) => format!("{}%", (f * 1e8).round() / 1e6),
             Tolerance::Points(p) => format!("{p:.1} pp"),
         }
     }
