@@ -125,7 +125,7 @@ pub struct ThroughputArgs {
     pub out: OutputArgs,
     /// Target arrival rate, requests per second; several (5,10,20,40) run one level each and
     /// give a load curve; `inf` sends --max-requests at once.
-    #[arg(long, required = true, value_delimiter = ',', value_parser = crate::units::parse_rate)]
+    #[arg(long, required_unless_present = "trace", conflicts_with = "trace", value_delimiter = ',', value_parser = crate::units::parse_rate)]
     pub rate: Vec<f64>,
     /// Measured duration (after the warmup).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]

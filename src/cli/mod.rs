@@ -144,6 +144,23 @@ pub struct RequestArgs {
     /// multi-turn: fill the history with generated text instead of the server's real answers.
     #[arg(long)]
     pub synthetic_history: bool,
+    /// Replay a request trace: Mooncake JSONL, BurstGPT CSV, or JSONL with `timestamp` (ms)
+    /// and `prompt` or `input_tokens` (see docs/WORKLOADS.md). `throughput`: arrivals follow
+    /// its times (no --rate); other commands use its requests in order.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// The trace's format (default: detected from its content).
+    #[arg(long, value_parser = choice::<crate::workload::trace::TraceFormat>())]
+    pub trace_format: Option<crate::workload::trace::TraceFormat>,
+    /// Multiply the trace's time offsets (2: twice as slow, 0.5: twice as fast).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Skip the trace's first part (its own time), e.g. 10m.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub trace_start: std::time::Duration,
+    /// Keep this much of the trace (its own time, from --trace-start).
+    #[arg(long, value_parser = parse_duration)]
+    pub trace_duration: Option<std::time::Duration>,
     /// Tokenizer: cl100k_base (default for synthetic datasets), o200k_base, or a
     /// tokenizer.json. Also counts output tokens when the server reports no usage.
     #[arg(long, value_name = "NAME|FILE")]
@@ -194,6 +211,11 @@ impl RequestArgs {
             turns: 3,
             think_time: crate::workload::Think::Fixed(0.0),
             synthetic_history: false,
+            trace: None,
+            trace_format: None,
+            time_scale: 1.0,
+            trace_start: std::time::Duration::ZERO,
+            trace_duration: None,
             tokenizer: None,
             seed: None,
             temperature: None,

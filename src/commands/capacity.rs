@@ -221,6 +221,7 @@ async fn probe_rate(
         level: Some(idx),
         shard: None,
         drain: Some(duration),
+        offsets: None,
     };
     let progress = Progress::start(
         s.quiet,

@@ -200,6 +200,7 @@ async fn run_level(
         level: Some(li as u32),
         shard: None,
         drain: None,
+        offsets: None,
     };
     let progress = Progress::start(
         quiet,

@@ -439,6 +439,16 @@ pub fn dataset_spec(req: &RequestArgs) -> DatasetSpec {
             think: req.think_time,
             synthetic_history: req.synthetic_history,
         }),
+        trace: req.trace.clone().map(|p| {
+            let spec = crate::workload::trace::TraceSpec {
+                format: req.trace_format,
+                scale: req.time_scale,
+                start_s: req.trace_start.as_secs_f64(),
+                duration_s: req.trace_duration.map(|d| d.as_secs_f64()),
+                max_requests: None,
+            };
+            (p, spec)
+        }),
         tokenizer: req.tokenizer.clone(),
         seed: req.seed,
         warm_cache: req.warm_cache,

@@ -1,6 +1,9 @@
 //! The plan of `throughput`: open-loop arrivals at one rate (or one level per rate: a load
 //! curve), after a warmup.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::bail;
 use serde::Serialize;
 
@@ -77,7 +80,10 @@ impl ThroughputPlan {
                 .max_requests
                 .filter(|_| fastest.is_infinite())
                 .map(|m| m as usize))
-            .unwrap_or_else(|| (fastest * 4.0).clamp(16.0, 4096.0) as usize)
+            .unwrap_or_else(|| match a.request.trace {
+                Some(_) => 64,
+                None => (fastest * 4.0).clamp(16.0, 4096.0) as usize,
+            })
             .min(MAX_CONCURRENCY);
         let common = common(
             Command::Throughput,
@@ -89,13 +95,27 @@ impl ThroughputPlan {
             pool,
         )?;
         let requests = Requests::load(&a.request, &common.target, a.max_tokens, stream)?;
+        // A trace sets the arrivals: its offsets, its span, its mean rate.
+        let offsets = requests.workload.trace_offsets().map(Arc::new);
+        let (rate, rates, duration) = match &offsets {
+            Some(o) => {
+                let span = o.last().copied().unwrap_or(0.0);
+                let mean = if span > 0.0 {
+                    (o.len() - 1) as f64 / span
+                } else {
+                    f64::INFINITY
+                };
+                (mean, vec![mean], Duration::from_secs_f64(span + 1e-3))
+            }
+            None => (rate, a.rate.clone(), a.duration),
+        };
         let open_loop = OpenLoop {
             rate,
             arrival: a.arrival,
             burstiness: a.burstiness,
             seed: requests.seed,
             max_concurrency: a.max_concurrency,
-            duration: a.duration,
+            duration,
             warmup,
             max_requests: a.max_requests,
             start_s: 0.0,
@@ -103,16 +123,17 @@ impl ThroughputPlan {
             level: None,
             shard: common.output.shard,
             drain: Some(a.drain_timeout),
+            offsets,
         };
         Ok(Plan {
             common,
             requests,
             kind: ThroughputPlan {
                 rate,
-                rates: a.rate.clone(),
+                rates,
                 arrival: a.arrival,
                 burstiness: a.burstiness,
-                duration_s: a.duration.as_secs_f64(),
+                duration_s: duration.as_secs_f64(),
                 warmup,
                 max_concurrency: a.max_concurrency,
                 max_requests: a.max_requests,
@@ -142,6 +163,7 @@ impl ThroughputPlan {
 /// and no plan beyond what a benchmark can run.
 fn check_rates(a: &ThroughputArgs) -> anyhow::Result<(f64, Warmup)> {
     let rate = a.rate.first().copied().unwrap_or(0.0);
+    above_zero("--time-scale", a.request.time_scale, "2")?;
     for &r in &a.rate {
         if r == f64::INFINITY {
             if a.max_requests.is_none() {

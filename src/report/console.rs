@@ -281,6 +281,9 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
     if result.interrupted {
         let _ = writeln!(out, "  Interrupted:   partial results (Ctrl-C)");
     }
+    if let Some(line) = views::trace_line(result) {
+        let _ = writeln!(out, "  Trace:         {line}");
+    }
     out.push_str(&resources(result));
     if result.requests_omitted > 0 {
         let _ = writeln!(

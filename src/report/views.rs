@@ -439,6 +439,58 @@ pub fn client(c: &crate::selfcheck::ClientCheck) -> Text {
     }
 }
 
+/// The sections of a result's levels: capacity's probes, stress levels, an A/B by level, a
+/// sweep, a load curve, or named levels.
+fn level_sections(doc: &mut Document, r: &BenchResult) {
+    if let Some(c) = &r.capacity {
+        doc.section("Capacity", capacity_probes(c));
+        for t in capacity_text(c) {
+            doc.paragraph(t);
+        }
+    } else if let Some(st) = &r.stress {
+        doc.section("Stress levels", stress_levels(st));
+        doc.paragraph(stress_verdict(st));
+    } else if r.comparison.is_some() && r.command != crate::plan::Command::Ttft.name() {
+        doc.section("A/B by level", ab_levels(r));
+        for line in super::curves::not_run(r) {
+            doc.paragraph(Text::plain(line));
+        }
+    } else if r.command == "sweep" {
+        doc.section("Sweep", sweep(r));
+    } else if r.command == crate::plan::Command::Throughput.name() && !r.levels.is_empty() {
+        doc.section("Load curve", load_curve(r));
+    } else {
+        doc.section("Levels", levels(r));
+    }
+}
+
+/// A replayed trace in one line: format, requests, span, and the prefix reuse its block ids
+/// allow beside what the server reported cached.
+pub fn trace_line(r: &BenchResult) -> Option<String> {
+    let d = &r.config["dataset"];
+    if d["name"] != "trace" {
+        return None;
+    }
+    let p = &d["params"];
+    let mut line = format!(
+        "{} trace, {} requests over {:.1} s (time scale {})",
+        p["format"].as_str().unwrap_or("?"),
+        p["entries"],
+        p["span_s"].as_f64().unwrap_or(0.0),
+        p["time_scale"].as_f64().unwrap_or(1.0)
+    );
+    let t = &r.summary.tokens;
+    let cached = (t.prompt > 0).then(|| t.cached as f64 / t.prompt as f64 * 100.0);
+    if let Some(reuse) = p["prefix_reuse"].as_f64() {
+        line.push_str(&format!(
+            "; its blocks allow {:.1}% prefix reuse, the server reported {} cached",
+            reuse * 100.0,
+            cached.map_or("no".to_string(), |c| format!("{c:.1}%"))
+        ));
+    }
+    Some(line)
+}
+
 /// The whole result as a document (Markdown and HTML).
 pub fn document(r: &BenchResult) -> Document {
     let s = &r.summary;
@@ -512,26 +564,7 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(super::curves::sessions_text(ss));
     }
     doc.section("Target validation", targets(&r.targets));
-    if let Some(c) = &r.capacity {
-        doc.section("Capacity", capacity_probes(c));
-        for t in capacity_text(c) {
-            doc.paragraph(t);
-        }
-    } else if let Some(st) = &r.stress {
-        doc.section("Stress levels", stress_levels(st));
-        doc.paragraph(stress_verdict(st));
-    } else if r.comparison.is_some() && r.command != crate::plan::Command::Ttft.name() {
-        doc.section("A/B by level", ab_levels(r));
-        for line in super::curves::not_run(r) {
-            doc.paragraph(Text::plain(line));
-        }
-    } else if r.command == "sweep" {
-        doc.section("Sweep", sweep(r));
-    } else if r.command == crate::plan::Command::Throughput.name() && !r.levels.is_empty() {
-        doc.section("Load curve", load_curve(r));
-    } else {
-        doc.section("Levels", levels(r));
-    }
+    level_sections(&mut doc, r);
     if r.command == crate::plan::Command::Suite.name() {
         for l in &r.levels {
             doc.section(&format!("Tier {}: latency", l.name), latency(&l.summary));

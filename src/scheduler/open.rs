@@ -96,6 +96,9 @@ pub struct OpenLoop {
     /// cut and recorded as timeouts (None: wait for every one).
     #[serde(default)]
     pub drain: Option<Duration>,
+    /// A trace's arrival offsets (seconds, ascending), replacing the rate's arrivals.
+    #[serde(skip)]
+    pub offsets: Option<Arc<Vec<f64>>>,
 }
 
 /// The seeded arrival offsets, in seconds from the start. The first arrival is at 0.
@@ -135,7 +138,19 @@ impl OpenLoop {
             Warmup::Duration(w) => w.as_secs_f64() + duration,
             Warmup::Count(_) => f64::INFINITY,
         };
-        arrival_offsets(self.rate, self.arrival, self.burstiness, self.seed)
+        let offsets: Box<dyn Iterator<Item = f64> + Send> = match &self.offsets {
+            Some(o) => {
+                let o = o.clone();
+                Box::new((0..o.len()).map(move |i| o[i]))
+            }
+            None => Box::new(arrival_offsets(
+                self.rate,
+                self.arrival,
+                self.burstiness,
+                self.seed,
+            )),
+        };
+        offsets
             .enumerate()
             .take_while(move |(i, _)| max.is_none_or(|m| (*i as u64) < m))
             .map_while(move |(i, off)| {
@@ -205,6 +220,11 @@ where
                 for (id, (off, warmup)) in arrivals {
                     let due = t0 + Duration::from_secs_f64(off);
                     last_due = due;
+                    let id = first_id + id;
+                    // Rendered here, ahead of its due time: a costly body (a long trace
+                    // prompt) delays no other request's task, and is late only if rendering
+                    // falls behind the arrivals (then the send lag says so).
+                    let b = body(id);
                     loop {
                         if stop.is_stopping() {
                             return;
@@ -216,7 +236,6 @@ where
                         // Sleep in slices so that a stop is seen within 50 ms.
                         std::thread::sleep((due - now).min(Duration::from_millis(50)));
                     }
-                    let id = first_id + id;
                     let scheduled_ns = start_ns + (off * 1e9) as u64;
                     let task = Arrival1 {
                         client: client.clone(),
@@ -229,7 +248,6 @@ where
                         level,
                         burst,
                     };
-                    let b = body.clone();
                     handle.spawn(async move { task.run(id, warmup, scheduled_ns, b).await });
                 }
                 // Every arrival handed on: the drain's clock starts at the last one's due time.
@@ -257,14 +275,7 @@ struct Arrival1 {
 
 impl Arrival1 {
     /// Wait for a concurrency slot (if capped), send, and hand the record on.
-    async fn run<B: Fn(u64) -> Bytes>(
-        self,
-        id: u64,
-        warmup: bool,
-        scheduled_ns: u64,
-        body: Arc<B>,
-    ) {
-        let body = body(id);
+    async fn run(self, id: u64, warmup: bool, scheduled_ns: u64, body: Bytes) {
         // A burst (`--rate inf`) has no schedule to keep: its dispatch is not lateness.
         if !self.burst {
             self.live

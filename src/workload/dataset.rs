@@ -188,6 +188,39 @@ pub fn exact_text(
     render(&parts)
 }
 
+/// `shared-prefix`: `prefix_groups` prefixes of exactly `prefix_tokens` tokens, each tagged
+/// with the run's nonce so that a new run meets a cold cache.
+pub(super) fn shared_prefix(
+    spec: &super::DatasetSpec,
+    seed: u64,
+    nonce: Option<&str>,
+    tok: &Tokenizer,
+    words: &[&'static str],
+    input: super::Len,
+    output: Option<super::Len>,
+) -> anyhow::Result<super::Source> {
+    if spec.prefix_groups == 0 || spec.prefix_tokens == 0 {
+        anyhow::bail!("--prefix-groups and --prefix-tokens must be at least 1");
+    }
+    let prefixes = (0..spec.prefix_groups)
+        .map(|g| {
+            let tag = match nonce {
+                Some(n) => format!("[{n}-g{g}]"),
+                None => format!("[g{g}]"),
+            };
+            let mut rng = <SmallRng as rand::SeedableRng>::seed_from_u64(seed ^ 0xA5A5_0000 ^ g);
+            exact_text(spec.prefix_tokens, &tag, tok, words, &mut rng)
+        })
+        .collect();
+    Ok(super::Source::SharedPrefix {
+        prefix_tokens: spec.prefix_tokens,
+        groups: spec.prefix_groups,
+        input,
+        output,
+        prefixes: std::sync::Arc::new(prefixes),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,11 @@
 //! latency. By default every request starts with a short unique prefix, so that a server's
 //! prefix cache cannot make a repeated prompt look fast; `--warm-cache` turns that off.
 
+mod conversation;
 pub mod dataset;
 mod prompts;
 pub mod tokenizer;
+pub mod trace;
 mod words;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use crate::protocol::{render_body, BodyOptions, Content};
+pub use conversation::{Sessions, Think};
 pub use dataset::Entry;
 pub use prompts::{prompts, PROMPTS_LONG, PROMPTS_MEDIUM, PROMPTS_SHORT};
 pub use tokenizer::Tokenizer;
@@ -88,6 +91,9 @@ pub enum Source {
         output: Option<Len>,
         prefixes: Arc<Vec<String>>,
     },
+    /// A request trace: request i is entry i (cycled), its arrival the entry's offset in the
+    /// open loop; Mooncake's hash blocks become shared text.
+    Trace(trace::Replay),
     /// Conversations of `turns` turns; each request sends the history so far. In a closed
     /// loop each conversation is one user (see [`Sessions`]).
     MultiTurn {
@@ -96,54 +102,6 @@ pub enum Source {
         output: Option<Len>,
         sessions: Sessions,
     },
-}
-
-/// How a user waits between an answer and their next turn.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Think {
-    /// Seconds.
-    Fixed(f64),
-    /// Exponentially distributed, of this mean in seconds.
-    Exponential(f64),
-}
-
-impl Think {
-    /// `2s`, `500ms`, or `exp:2s` (exponential with that mean).
-    pub fn parse(text: &str) -> Result<Think, String> {
-        let t = text.trim();
-        let (exp, d) = match t.strip_prefix("exp:") {
-            Some(rest) => (true, rest),
-            None => (false, t),
-        };
-        let s = crate::units::parse_duration(d)?.as_secs_f64();
-        Ok(if exp {
-            Think::Exponential(s)
-        } else {
-            Think::Fixed(s)
-        })
-    }
-
-    /// The pause before turn `turn` of conversation `conv` (seeded: reruns pause alike).
-    pub fn draw(self, seed: u64, conv: u64, turn: u64) -> std::time::Duration {
-        let s = match self {
-            Think::Fixed(s) => s,
-            Think::Exponential(mean) if mean > 0.0 => {
-                let mut rng = SmallRng::seed_from_u64(seed ^ 0x7417 ^ (conv * 1_000_003 + turn));
-                rand_distr::Exp::new(1.0 / mean).map_or(mean, |e| e.sample(&mut rng))
-            }
-            Think::Exponential(_) => 0.0,
-        };
-        std::time::Duration::from_secs_f64(s.max(0.0))
-    }
-}
-
-/// A multi-turn workload's sessions: turn k+1 is sent after turn k's answer (and the think
-/// time), its history holding the server's real answers unless `synthetic_history`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Sessions {
-    pub think: Think,
-    pub synthetic_history: bool,
 }
 
 /// How to build a workload (from the command line or a config file).
@@ -160,6 +118,8 @@ pub struct DatasetSpec {
     pub prefix_groups: u64,
     pub turns: u64,
     pub sessions: Option<Sessions>,
+    /// `--trace FILE` and how to read it.
+    pub trace: Option<(std::path::PathBuf, trace::TraceSpec)>,
     pub tokenizer: Option<String>,
     pub seed: Option<u64>,
     pub warm_cache: bool,
@@ -187,39 +147,6 @@ fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// `shared-prefix`: `prefix_groups` prefixes of exactly `prefix_tokens` tokens, each tagged
-/// with the run's nonce so that a new run meets a cold cache.
-fn shared_prefix(
-    spec: &DatasetSpec,
-    seed: u64,
-    nonce: Option<&str>,
-    tok: &Tokenizer,
-    words: &[&'static str],
-    input: Len,
-    output: Option<Len>,
-) -> anyhow::Result<Source> {
-    if spec.prefix_groups == 0 || spec.prefix_tokens == 0 {
-        anyhow::bail!("--prefix-groups and --prefix-tokens must be at least 1");
-    }
-    let prefixes = (0..spec.prefix_groups)
-        .map(|g| {
-            let tag = match nonce {
-                Some(n) => format!("[{n}-g{g}]"),
-                None => format!("[g{g}]"),
-            };
-            let mut rng = SmallRng::seed_from_u64(seed ^ 0xA5A5_0000 ^ g);
-            dataset::exact_text(spec.prefix_tokens, &tag, tok, words, &mut rng)
-        })
-        .collect();
-    Ok(Source::SharedPrefix {
-        prefix_tokens: spec.prefix_tokens,
-        groups: spec.prefix_groups,
-        input,
-        output,
-        prefixes: Arc::new(prefixes),
-    })
-}
-
 impl Workload {
     pub fn build(spec: &DatasetSpec, opts: BodyOptions) -> anyhow::Result<Workload> {
         let seed = spec.seed.unwrap_or_else(|| {
@@ -232,7 +159,7 @@ impl Workload {
             Some(s) => format!("{:08x}", fnv1a(&s.to_le_bytes(), FNV_OFFSET) as u32),
             None => run_nonce(),
         });
-        let synthetic = !matches!(spec.dataset.as_str(), "" | "builtin");
+        let synthetic = !matches!(spec.dataset.as_str(), "" | "builtin") || spec.trace.is_some();
         let tokenizer = match (&spec.tokenizer, synthetic) {
             (Some(t), _) => Some(Tokenizer::load(t)?),
             (None, true) => Some(Tokenizer::load("cl100k_base")?),
@@ -267,14 +194,47 @@ impl Workload {
                 }
             }
         }
-        let source = match spec.dataset.as_str() {
+        let source = match (&spec.trace, spec.dataset.as_str()) {
+            (Some((path, t)), _) => Source::Trace(trace::Replay::new(trace::load(path, t)?)),
+            (None, d) => Workload::source_of(
+                spec,
+                d,
+                seed,
+                nonce.as_deref(),
+                tokenizer.as_deref(),
+                &words,
+                input,
+                output,
+            )?,
+        };
+        Ok(Workload {
+            opts,
+            source,
+            seed,
+            nonce,
+            tokenizer,
+            words,
+        })
+    }
+
+    /// The source a `--dataset` name (or file) gives.
+    #[allow(clippy::too_many_arguments)]
+    fn source_of(
+        spec: &DatasetSpec,
+        dataset: &str,
+        seed: u64,
+        nonce: Option<&str>,
+        tokenizer: Option<&Tokenizer>,
+        words: &[&'static str],
+        input: Len,
+        output: Option<Len>,
+    ) -> anyhow::Result<Source> {
+        Ok(match dataset {
             "" | "builtin" => Source::Builtin(spec.prompt.unwrap_or(PromptSize::Medium)),
             "random" => Source::Random { input, output },
             "shared-prefix" => {
-                let tok = tokenizer
-                    .as_deref()
-                    .expect("synthetic datasets have a tokenizer");
-                shared_prefix(spec, seed, nonce.as_deref(), tok, &words, input, output)?
+                let tok = tokenizer.expect("synthetic datasets have a tokenizer");
+                dataset::shared_prefix(spec, seed, nonce, tok, words, input, output)?
             }
             "multi-turn" => {
                 if spec.turns == 0 {
@@ -291,20 +251,12 @@ impl Workload {
                 }
             }
             path => {
-                let entries = dataset::load(std::path::Path::new(path), tokenizer.as_deref())?;
+                let entries = dataset::load(std::path::Path::new(path), tokenizer)?;
                 Source::File {
                     path: path.to_string(),
                     entries: Arc::new(entries),
                 }
             }
-        };
-        Ok(Workload {
-            opts,
-            source,
-            seed,
-            nonce,
-            tokenizer,
-            words,
         })
     }
 
@@ -394,66 +346,8 @@ impl Workload {
                 (Content::Prompt(format!("{}\n\n{suffix}", prefixes[g])), out)
             }
             Source::MultiTurn { turns, .. } => self.turn_request(i / turns, i % turns, None),
+            Source::Trace(t) => self.trace_request(t, i),
         }
-    }
-
-    /// A conversation's turn: the history so far (the server's `answers` to the earlier turns
-    /// when given, else generated ones), then the new user message.
-    pub fn turn_request(&self, conv: u64, turn: u64, answers: Option<&[String]>) -> (Content, u32) {
-        let Source::MultiTurn { input, output, .. } = &self.source else {
-            return self.request(conv);
-        };
-        let mut msgs = Vec::new();
-        for k in 0..=turn {
-            // The history of a conversation is the same in each of its requests.
-            let mut rng = self.rng(3, conv * 1_000_003 + k);
-            let tag = if k == 0 {
-                self.nonce
-                    .as_ref()
-                    .map(|n| format!("[{n}-c{conv}]"))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
-            let n = input.draw(&mut rng);
-            msgs.push(json!({"role": "user", "content": self.text(n, &tag, &mut rng)}));
-            if k < turn {
-                let answer = match answers.and_then(|a| a.get(k as usize)) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let a = self.out_len(output, &mut rng) as usize;
-                        self.text(a, "", &mut rng)
-                    }
-                };
-                msgs.push(json!({"role": "assistant", "content": answer}));
-            }
-        }
-        let mut rng = self.rng(4, conv * self.turns().unwrap_or(1) + turn);
-        (Content::Messages(msgs), self.out_len(output, &mut rng))
-    }
-
-    /// Turns per conversation, for a multi-turn workload.
-    pub fn turns(&self) -> Option<u64> {
-        match &self.source {
-            Source::MultiTurn { turns, .. } => Some(*turns),
-            _ => None,
-        }
-    }
-
-    /// A multi-turn workload's sessions (a closed loop runs them as users).
-    pub fn sessions(&self) -> Option<(u64, Sessions)> {
-        match &self.source {
-            Source::MultiTurn {
-                turns, sessions, ..
-            } => Some((*turns, *sessions)),
-            _ => None,
-        }
-    }
-
-    /// The body of a conversation's turn ([`Workload::turn_request`]).
-    pub fn turn_body(&self, conv: u64, turn: u64, answers: Option<&[String]>) -> Bytes {
-        let (content, max_tokens) = self.turn_request(conv, turn, answers);
-        render_body(&self.opts, &content, max_tokens)
     }
 
     pub fn body(&self, i: u64) -> Bytes {
@@ -480,6 +374,7 @@ impl Workload {
             Source::File { path, .. } => path,
             Source::SharedPrefix { .. } => "shared-prefix",
             Source::MultiTurn { .. } => "multi-turn",
+            Source::Trace(_) => "trace",
         }
     }
 
@@ -493,6 +388,7 @@ impl Workload {
             n += 1;
         }
         let params = match &self.source {
+            Source::Trace(t) => t.describe(),
             Source::Builtin(size) => json!({"prompt": size}),
             Source::Random { input, output } => {
                 json!({"input_tokens": input, "output_tokens": output})
