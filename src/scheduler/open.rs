@@ -480,6 +480,7 @@ mod tests {
             level: None,
             shard: None,
             drain: None,
+            offsets: None,
         };
         let plan: Vec<(f64, bool)> = p.arrivals().collect();
         assert_eq!(plan.len(), 30);
