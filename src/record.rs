@@ -169,6 +169,17 @@ pub struct RequestRecord {
     pub conversation: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<u32>,
+    /// With `--fallback-url`: the endpoint that answered (0: the primary, k: the k-th
+    /// fallback) and the attempts made; `sent_ns` is then the first attempt's send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// When the answering fallback was sent, and why the attempt before it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_sent_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<FailureKind>,
     /// The answer's text, kept only while a session needs it for its next turn's history;
     /// never written.
     #[serde(skip)]

@@ -139,6 +139,9 @@ pub struct BenchResult {
     /// The client's self-check: its cost, its lateness, and whether it set the pace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::selfcheck::ClientCheck>,
+    /// `--fallback-url`: requests by endpoint, failovers, the time lost and the recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<crate::metrics::failover::FailoverReport>,
     /// Multi-turn sessions: conversations, and TTFT and cached prompt tokens by turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<crate::metrics::sessions::SessionsReport>,
@@ -242,6 +245,10 @@ impl BenchResult {
         let done = acc.finish();
         let (mut summary, timeseries) = (done.summary, done.seconds);
         let mut levels = levels;
+        let endpoints: Vec<String> = std::iter::once(head.target.url.clone())
+            .chain(head.target.fallbacks.iter().cloned())
+            .collect();
+        let failover = crate::metrics::failover::report(&requests, &endpoints);
         if !extras.slos.is_empty() {
             use crate::metrics::goodput::of;
             summary.goodput = Some(of(&done.rows, &extras.slos, summary.throughput.window_s));
@@ -278,6 +285,7 @@ impl BenchResult {
             shard: head.shard,
             client: None,
             sessions: crate::metrics::sessions::report(&requests),
+            failover,
             requests_omitted: 0,
             requests,
             live_outputs: Vec::new(),

@@ -25,6 +25,9 @@ pub struct TargetInfo {
     /// Names of extra headers sent (values are never recorded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub header_names: Vec<String>,
+    /// `--fallback-url` endpoints, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
 }
 
 pub struct Target {
@@ -42,6 +45,7 @@ impl Default for TargetInfo {
             backend: String::new(),
             simulator: None,
             header_names: Vec::new(),
+            fallbacks: Vec::new(),
         }
     }
 }
@@ -96,7 +100,23 @@ pub async fn resolve(
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         headers: headers.clone(),
     };
-    let discovered = preflight(&base, &headers, args.timeout).await?;
+    // The model from the primary, or (when it is down and there are fallbacks) the first
+    // fallback that answers.
+    let discovered = match preflight(&base, &headers, args.timeout).await {
+        Ok(m) => m,
+        Err(e) if args.fallbacks.is_empty() => return Err(e),
+        Err(e) => {
+            eprintln!("warning: {e:#}; trying the fallbacks");
+            let mut found = None;
+            for fb in &args.fallbacks {
+                if let Ok(m) = preflight(fb, &headers, args.timeout).await {
+                    found = Some(m);
+                    break;
+                }
+            }
+            found.ok_or(e)?
+        }
+    };
     let model = match (&args.model, discovered) {
         (Some(m), _) => m.clone(),
         (None, Some(m)) => m,
@@ -110,7 +130,18 @@ pub async fn resolve(
         .unwrap_or_else(|| detect_backend(&model).to_string());
     let header_names = args.header_names.clone();
     Ok(Target {
-        client: Client::new(endpoint, max_connections)?,
+        client: Client::new(endpoint.clone(), max_connections)?.with_fallbacks(
+            args.fallbacks
+                .iter()
+                .map(|b| {
+                    let e = Endpoint {
+                        base: b.clone(),
+                        ..endpoint.clone()
+                    };
+                    Client::new(e, max_connections)
+                })
+                .collect::<anyhow::Result<_>>()?,
+        ),
         info: TargetInfo {
             url: base,
             api: args.api,
@@ -118,6 +149,7 @@ pub async fn resolve(
             backend,
             simulator: sim.as_ref().map(|s| s.config.profile.name().to_string()),
             header_names,
+            fallbacks: args.fallbacks.clone(),
         },
         sim,
     })

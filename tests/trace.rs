@@ -50,14 +50,20 @@ async fn a_mooncake_trace_is_replayed_as_written() {
     let r = throughput::execute(&args).await.unwrap();
     let rows = mooncake_rows();
     assert_eq!(r.summary.requests.ok as usize, rows.len());
-    assert_eq!(sim.stats.requests_received.load(Ordering::Relaxed) as usize, rows.len());
+    assert_eq!(
+        sim.stats.requests_received.load(Ordering::Relaxed) as usize,
+        rows.len()
+    );
     let mut recs = r.requests.clone();
     recs.sort_by_key(|q| q.id);
     let t0 = recs[0].scheduled_ns.unwrap();
     for (q, (ts, input, output)) in recs.iter().zip(&rows) {
         // Due at the trace's offset, twice as fast.
         let due_s = (q.scheduled_ns.unwrap() - t0) as f64 / 1e9;
-        assert!((due_s - (ts - rows[0].0) * 0.5).abs() < 1e-6, "{due_s} vs {ts}");
+        assert!(
+            (due_s - (ts - rows[0].0) * 0.5).abs() < 1e-6,
+            "{due_s} vs {ts}"
+        );
         assert_eq!(q.output_tokens, Some(*output), "request {}", q.id);
         // The server counted the prompt with its own cl100k tokenizer: the trace's length,
         // give or take the joins between blocks and the chat framing.
@@ -69,7 +75,10 @@ async fn a_mooncake_trace_is_replayed_as_written() {
     let reuse = p["prefix_reuse"].as_f64().unwrap();
     assert!(reuse > 0.3, "{reuse}");
     let t = &r.summary.tokens;
-    assert!(t.cached as f64 > 0.8 * reuse * t.prompt as f64, "{t:?} vs {reuse}");
+    assert!(
+        t.cached as f64 > 0.8 * reuse * t.prompt as f64,
+        "{t:?} vs {reuse}"
+    );
     assert_eq!(p["format"], "mooncake");
     let text = llmbench::report::console::throughput_summary(&r, r.summary.throughput.req_s);
     assert!(text.contains("mooncake trace, 24 requests"), "{text}");
@@ -95,7 +104,11 @@ async fn burstgpt_and_plain_traces_and_their_cuts() {
         .collect();
     let kept: Vec<&(f64, u64)> = rows.iter().filter(|(t, _)| *t >= rows[0].0 + 1.0).collect();
     assert_eq!(r.summary.requests.ok as usize, kept.len());
-    let mut outs: Vec<u64> = r.requests.iter().map(|q| q.output_tokens.unwrap()).collect();
+    let mut outs: Vec<u64> = r
+        .requests
+        .iter()
+        .map(|q| q.output_tokens.unwrap())
+        .collect();
     let mut want: Vec<u64> = kept.iter().map(|(_, o)| *o).collect();
     outs.sort();
     want.sort();
@@ -116,10 +129,12 @@ fn trace_flags_are_checked_before_the_run() {
         argv.extend_from_slice(extra);
         llmbench::cli::Cli::try_parse_from(argv).map(|c| c.command)
     };
-    assert!(parse(&["--trace", MOONCAKE, "--rate", "5"]).is_err(), "a trace sets the rate");
+    assert!(
+        parse(&["--trace", MOONCAKE, "--rate", "5"]).is_err(),
+        "a trace sets the rate"
+    );
     assert!(parse(&[]).is_err(), "--rate or --trace is needed");
-    let Ok(llmbench::cli::Command::Throughput(a)) =
-        parse(&["--trace", "/nonexistent.jsonl"])
+    let Ok(llmbench::cli::Command::Throughput(a)) = parse(&["--trace", "/nonexistent.jsonl"])
     else {
         panic!()
     };

@@ -102,6 +102,10 @@ pub struct TargetArgs {
     /// Do not send stream_options.include_usage (for servers that reject it).
     #[arg(long)]
     pub no_include_usage: bool,
+    /// A fallback server (repeatable, tried in order): a request that cannot connect, times
+    /// out or is dropped before any response, or gets HTTP 5xx or 429, is sent to the next.
+    #[arg(long, value_name = "URL")]
+    pub fallback_url: Vec<String>,
     /// Profile of the built-in simulator used when --url is omitted.
     #[arg(long, default_value = "small", value_parser = choice::<Profile>())]
     pub sim_profile: Profile,

@@ -71,6 +71,26 @@ pub struct Client {
     secrets: Arc<Vec<String>>,
     /// Keep each answer's text in its record (a session's next turn carries it).
     keep_answers: bool,
+    /// `--fallback-url` endpoints, tried in order when a request fails before its first byte.
+    fallbacks: Arc<Vec<Client>>,
+}
+
+/// A failure that happened before the server sent a byte of an answer, of a kind a router
+/// fails over on: no connection, a timeout or a dropped connection before any response, or
+/// HTTP 5xx or 429.
+pub fn fails_over(rec: &RequestRecord) -> bool {
+    let Some(e) = &rec.error else { return false };
+    if !rec.content_ns.is_empty() {
+        return false;
+    }
+    match e.kind {
+        FailureKind::Connect => true,
+        FailureKind::Timeout | FailureKind::StreamBroken => rec.headers_ns.is_none(),
+        FailureKind::Http => e
+            .http_status
+            .is_some_and(|s| s == 429 || (500..600).contains(&s)),
+        _ => false,
+    }
 }
 
 /// The secret values of a header map: every value marked sensitive (the API key, `-H`
@@ -146,7 +166,19 @@ impl Client {
             tokenizer: None,
             secrets,
             keep_answers: false,
+            fallbacks: Arc::new(Vec::new()),
         })
+    }
+
+    /// This client with `fallbacks` to try in order (`--fallback-url`), each with this one's
+    /// settings.
+    pub fn with_fallbacks(mut self, fallbacks: Vec<Client>) -> Client {
+        self.fallbacks = Arc::new(fallbacks);
+        self
+    }
+
+    pub fn fallback_count(&self) -> usize {
+        self.fallbacks.len()
     }
 
     /// This client, keeping each answer's text in its record (`RequestRecord::answer`).
@@ -199,7 +231,10 @@ impl Client {
         clock: &Clock,
         cancel: &CancellationToken,
     ) -> RequestRecord {
-        let mut rec = self.exchange(id, body, clock, cancel).await;
+        let mut rec = self.exchange(id, body.clone(), clock, cancel).await;
+        if !self.fallbacks.is_empty() {
+            rec = self.fail_over(rec, id, body, clock, cancel).await;
+        }
         // Let the connection's task see a close the server sent right after the response
         // (llama.cpp closes after every streamed answer while announcing keep-alive), so that
         // the pool drops that connection instead of handing it to the next request. The
@@ -209,6 +244,35 @@ impl Client {
             if !self.secrets.is_empty() {
                 e.detail = redact(&e.detail, &self.secrets);
             }
+        }
+        rec
+    }
+
+    /// Try the fallbacks in order while the last attempt failed before its first byte. The
+    /// record is the last attempt's, timed from the first attempt's send (what the user
+    /// waited), with the endpoint that answered, the attempts, and when the last one was sent.
+    async fn fail_over(
+        &self,
+        first: RequestRecord,
+        id: u64,
+        body: Bytes,
+        clock: &Clock,
+        cancel: &CancellationToken,
+    ) -> RequestRecord {
+        let (sent_ns, mut rec) = (first.sent_ns, first);
+        rec.endpoint = Some(0);
+        rec.attempts = Some(1);
+        for (k, fb) in self.fallbacks.iter().enumerate() {
+            if !fails_over(&rec) || cancel.is_cancelled() {
+                break;
+            }
+            let mut next = fb.exchange(id, body.clone(), clock, cancel).await;
+            next.failover_sent_ns = Some(next.sent_ns);
+            next.sent_ns = sent_ns;
+            next.endpoint = Some(k as u32 + 1);
+            next.attempts = Some(k as u32 + 2);
+            next.first_failure = rec.first_failure.or(rec.error.take().map(|e| e.kind));
+            rec = next;
         }
         rec
     }

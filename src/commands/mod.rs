@@ -62,6 +62,7 @@ pub fn level_failed(result: &BenchResult) -> Option<ExitCode> {
 pub fn conclude(result: &BenchResult, text: String, out: &OutputPlan) -> anyhow::Result<ExitCode> {
     print!("{text}");
     print!("{}", console::sessions_block(result));
+    print!("{}", console::failover_block(result));
     print!("{}", console::goodput_block(result));
     print!("{}", console::client_block(result));
     if !result.targets.is_empty() {

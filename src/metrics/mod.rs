@@ -7,6 +7,7 @@
 //! distribution carries `resolution_ms`.
 
 pub mod accumulate;
+pub mod failover;
 pub mod goodput;
 pub mod live;
 pub mod metric;

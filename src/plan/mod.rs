@@ -102,6 +102,8 @@ pub struct TargetPlan {
     pub timeout: Duration,
     pub include_usage: bool,
     pub sim_profile: Profile,
+    /// `--fallback-url`, normalized, in order.
+    pub fallbacks: Vec<String>,
 }
 
 impl TargetPlan {
@@ -139,6 +141,14 @@ impl TargetPlan {
             timeout: a.timeout,
             include_usage: !a.no_include_usage,
             sim_profile: a.sim_profile,
+            fallbacks: a
+                .fallback_url
+                .iter()
+                .map(|u| {
+                    crate::client::normalize_base_url(u)
+                        .map_err(|e| anyhow::anyhow!("--fallback-url {e:#}"))
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }

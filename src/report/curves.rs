@@ -184,3 +184,48 @@ pub fn sessions_text(r: &crate::metrics::sessions::SessionsReport) -> Text {
         r.conversations, r.completed, r.cut_short
     ))
 }
+
+/// Failover by endpoint: who answered, TTFT from the first attempt's send.
+pub fn failover(f: &crate::metrics::failover::FailoverReport) -> Table {
+    let mut t = Table::new(&[
+        "<endpoint",
+        "<url",
+        "ok",
+        "failed",
+        "TTFT p50 ms",
+        "TTFT p95 ms",
+    ]);
+    for (k, e) in f.endpoints.iter().enumerate() {
+        t.row(vec![
+            if k == 0 {
+                "primary".to_string()
+            } else {
+                format!("fallback {k}")
+            }
+            .into(),
+            e.url.clone().into(),
+            e.ok.to_string().into(),
+            e.failed.to_string().into(),
+            stat(&e.ttft_ms, |d| d.p50),
+            stat(&e.ttft_ms, |d| d.p95),
+        ]);
+    }
+    t
+}
+
+/// Failover in one sentence: how many requests failed over, the time lost, the recovery.
+pub fn failover_text(f: &crate::metrics::failover::FailoverReport) -> Text {
+    let lost = f.lost_ms.as_ref().map_or(String::new(), |d| {
+        format!(
+            "; time lost before the fallback was tried p50 {:.1} ms, max {:.1} ms",
+            d.p50, d.max
+        )
+    });
+    let recovery = f.recovery_ms.map_or(String::new(), |r| {
+        format!("; answers flowed again {r:.1} ms after the first failover")
+    });
+    Text::plain(format!(
+        "{} requests failed over, {} answered by a fallback{lost}{recovery}. TTFT counts from the first attempt's send.",
+        f.failed_over, f.failed_over_ok
+    ))
+}

@@ -9,6 +9,7 @@ pub mod curves;
 pub mod html;
 pub mod markdown;
 pub mod progress;
+pub mod sections;
 pub mod table;
 pub mod views;
 

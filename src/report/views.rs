@@ -559,6 +559,10 @@ pub fn document(r: &BenchResult) -> Document {
         }
         doc.section(&format!("Confidence intervals ({})", iv.arm), t);
     }
+    if let Some(f) = &r.failover {
+        doc.section("Failover", super::curves::failover(f));
+        doc.paragraph(super::curves::failover_text(f));
+    }
     if let Some(ss) = &r.sessions {
         doc.section("Sessions by turn", super::curves::sessions(ss));
         doc.paragraph(super::curves::sessions_text(ss));

@@ -1,0 +1,67 @@
+//! Console blocks of a result's optional parts: an A/B by level, failover, sessions. Printed
+//! by the commands after their main table (see [`super::console`]).
+
+use std::fmt::Write;
+
+use super::console::errors_block;
+use super::curves;
+use crate::report::BenchResult;
+
+/// Failover by endpoint (with `--fallback-url`).
+pub fn failover_block(result: &BenchResult) -> String {
+    let Some(f) = &result.failover else {
+        return String::new();
+    };
+    format!(
+        "\n=== Failover ===\n\n{}\n  {}\n",
+        curves::failover(f).to_text(2),
+        curves::failover_text(f).flat()
+    )
+}
+
+/// Multi-turn sessions: the by-turn table (every measuring command, when the run had them).
+pub fn sessions_block(result: &BenchResult) -> String {
+    let Some(r) = &result.sessions else {
+        return String::new();
+    };
+    format!(
+        "\n=== Sessions by turn ===\n\n{}\n  {}\n",
+        curves::sessions(r).to_text(2),
+        curves::sessions_text(r).flat()
+    )
+}
+
+/// A sweep or load curve run on both arms of an A/B: one row per level.
+pub fn ab_table(result: &BenchResult) -> String {
+    let mut out = String::new();
+    let arm_url = |k: usize| {
+        result
+            .levels
+            .get(k)
+            .and_then(|l| l.params.url.clone())
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "\n=== A/B by level: baseline {} vs treatment {} ===\n",
+        arm_url(0),
+        arm_url(1)
+    );
+    out.push_str(&curves::ab_levels(result).to_text(2));
+    for line in curves::not_run(result) {
+        let _ = writeln!(out, "  {line}");
+    }
+    let _ = writeln!(
+        out,
+        "\n  tok/s/req: per-request output tok/s p50; speedup: treatment vs baseline; significant: the 95% interval of the p50 difference excludes 0 and the change exceeds 2%; aggr.: all output tokens / the arm's wall window; each level ran on both arms, one after the other, the order alternating by level"
+    );
+    let failed: u64 = result
+        .levels
+        .iter()
+        .map(|l| l.summary.requests.failed)
+        .sum();
+    if failed > 0 {
+        out.push_str(&errors_block(&result.summary, result));
+    }
+    out
+}

@@ -1,0 +1,101 @@
+//! Failover (`--fallback-url`): the primary dies mid-run and every request is still answered,
+//! each server counting exactly the requests it got; 5xx and 429 fail over, other statuses do
+//! not; the report says who answered, the time lost and how soon answers flowed again.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use llmbench::commands::throughput;
+use llmbench::record::FailureKind;
+use llmbench::sim::SimConfig;
+
+fn received(s: &llmbench::sim::SimHandle) -> u64 {
+    s.stats.requests_received.load(Ordering::Relaxed)
+}
+
+const LOAD: &[&str] = &[
+    "--rate",
+    "20",
+    "--arrival",
+    "constant",
+    "--duration",
+    "2s",
+    "--max-tokens",
+    "4",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_dies_and_every_request_is_still_answered() {
+    let mut cfg = timed(10.0, 1.0);
+    cfg.faults.crash_after = Some(15);
+    let primary = start_sim(cfg).await;
+    let fallback = start_sim(timed(10.0, 1.0)).await;
+    let fb = fallback.url();
+    let mut args = LOAD.to_vec();
+    args.extend(["--fallback-url", &fb]);
+    let r = throughput::execute(&throughput_args(&primary.url(), &args))
+        .await
+        .unwrap();
+    let total = r.summary.requests.total;
+    assert_eq!(total, 40);
+    assert_eq!(r.summary.requests.ok, total, "{:?}", r.summary.errors);
+    let mut recs = r.requests.clone();
+    recs.sort_by_key(|q| q.id);
+    // 15 answered by the primary; the 16th killed it and, like every later one, failed over.
+    for q in &recs {
+        let on_primary = q.id < 15;
+        assert_eq!(q.endpoint, Some(if on_primary { 0 } else { 1 }), "{q:?}");
+        assert_eq!(q.attempts, Some(if on_primary { 1 } else { 2 }));
+        assert_eq!(q.first_failure.is_some(), !on_primary);
+        if !on_primary {
+            assert!(q.failover_sent_ns.unwrap() >= q.sent_ns);
+        }
+    }
+    assert_eq!(recs[15].first_failure, Some(FailureKind::StreamBroken));
+    assert_eq!(recs[16].first_failure, Some(FailureKind::Connect));
+    assert_eq!(received(&primary), 16);
+    assert_eq!(received(&fallback), total - 15);
+    let f = r.failover.as_ref().unwrap();
+    assert_eq!((f.failed_over, f.failed_over_ok), (total - 15, total - 15));
+    assert_eq!(f.endpoints[0].ok, 15);
+    assert_eq!(f.endpoints[1].ok, total - 15);
+    assert!(f.recovery_ms.unwrap() < 1000.0, "{f:?}");
+    let text = llmbench::report::console::failover_block(&r);
+    assert!(text.contains("fallback 1") && text.contains("failed over"), "{text}");
+    primary.stop().await;
+    fallback.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_fail_over_and_client_errors_do_not() {
+    let fallback = start_sim(zero()).await;
+    for (status, fails_over) in [(503u16, true), (429, true), (400, false)] {
+        let mut cfg = SimConfig { ..zero() };
+        cfg.faults.error_rate = 1.0;
+        cfg.faults.error_status = status;
+        let primary = start_sim(cfg).await;
+        let before = received(&fallback);
+        let fb = fallback.url();
+        let mut args = LOAD.to_vec();
+        args[5] = "500ms";
+        args.extend(["--fallback-url", &fb]);
+        let r = throughput::execute(&throughput_args(&primary.url(), &args))
+            .await
+            .unwrap();
+        let n = r.summary.requests.total;
+        assert_eq!(received(&primary), n, "{status}");
+        if fails_over {
+            assert_eq!(r.summary.requests.ok, n, "{status}");
+            assert_eq!(received(&fallback) - before, n, "{status}");
+            assert!(r.requests.iter().all(|q| q.first_failure == Some(FailureKind::Http)));
+        } else {
+            assert_eq!(r.summary.requests.failed, n, "{status}");
+            assert_eq!(received(&fallback), before, "{status}: never sent on");
+            assert!(r.requests.iter().all(|q| q.attempts == Some(1)));
+        }
+        primary.stop().await;
+    }
+    fallback.stop().await;
+}
