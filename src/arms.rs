@@ -45,8 +45,11 @@ impl Arms {
         }
         let treatment = match &ab.compare_url {
             Some(url) => {
+                // The treatment is one server: the baseline's replicas and fallbacks are its own.
                 let plan = crate::plan::TargetPlan {
                     url: Some(url.clone()),
+                    replicas: Vec::new(),
+                    fallbacks: Vec::new(),
                     ..common.target.clone()
                 };
                 let mut b = target::resolve(&plan, common.stream, common.max_connections).await?;

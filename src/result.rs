@@ -245,10 +245,12 @@ impl BenchResult {
         let done = acc.finish();
         let (mut summary, timeseries) = (done.summary, done.seconds);
         let mut levels = levels;
-        let endpoints: Vec<String> = std::iter::once(head.target.url.clone())
-            .chain(head.target.fallbacks.iter().cloned())
+        let t = &head.target;
+        let endpoints: Vec<String> = std::iter::once(t.url.clone())
+            .chain(t.fallbacks.iter().chain(&t.replicas).cloned())
             .collect();
-        let failover = crate::metrics::failover::report(&requests, &endpoints);
+        let failover =
+            crate::metrics::failover::report(&requests, &endpoints, !t.replicas.is_empty());
         if !extras.slos.is_empty() {
             use crate::metrics::goodput::of;
             summary.goodput = Some(of(&done.rows, &extras.slos, summary.throughput.window_s));

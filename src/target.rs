@@ -28,6 +28,9 @@ pub struct TargetInfo {
     /// `--fallback-url` endpoints, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// The other replicas (several `--url`), after `url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
 }
 
 pub struct Target {
@@ -46,6 +49,7 @@ impl Default for TargetInfo {
             simulator: None,
             header_names: Vec::new(),
             fallbacks: Vec::new(),
+            replicas: Vec::new(),
         }
     }
 }
@@ -130,18 +134,7 @@ pub async fn resolve(
         .unwrap_or_else(|| detect_backend(&model).to_string());
     let header_names = args.header_names.clone();
     Ok(Target {
-        client: Client::new(endpoint.clone(), max_connections)?.with_fallbacks(
-            args.fallbacks
-                .iter()
-                .map(|b| {
-                    let e = Endpoint {
-                        base: b.clone(),
-                        ..endpoint.clone()
-                    };
-                    Client::new(e, max_connections)
-                })
-                .collect::<anyhow::Result<_>>()?,
-        ),
+        client: client_of(args, &endpoint, max_connections)?,
         info: TargetInfo {
             url: base,
             api: args.api,
@@ -150,9 +143,39 @@ pub async fn resolve(
             simulator: sim.as_ref().map(|s| s.config.profile.name().to_string()),
             header_names,
             fallbacks: args.fallbacks.clone(),
+            replicas: args.replicas.clone(),
         },
         sim,
     })
+}
+
+/// The client of a target: one server, with its fallbacks, or its replicas behind a balance.
+fn client_of(
+    args: &TargetPlan,
+    endpoint: &Endpoint,
+    max_connections: usize,
+) -> anyhow::Result<Client> {
+    let other = |base: &String| {
+        let e = Endpoint {
+            base: base.clone(),
+            ..endpoint.clone()
+        };
+        Client::new(e, max_connections)
+    };
+    let primary = Client::new(endpoint.clone(), max_connections)?;
+    if !args.replicas.is_empty() {
+        let mut all = vec![primary];
+        for r in &args.replicas {
+            all.push(other(r)?);
+        }
+        return Ok(Client::balanced(all, args.balance));
+    }
+    let fallbacks = args
+        .fallbacks
+        .iter()
+        .map(other)
+        .collect::<anyhow::Result<_>>()?;
+    Ok(primary.with_fallbacks(fallbacks))
 }
 
 /// GET /v1/models: fails only when the server cannot be reached at all; returns the first

@@ -63,7 +63,10 @@ async fn the_primary_dies_and_every_request_is_still_answered() {
     assert_eq!(f.endpoints[1].ok, total - 15);
     assert!(f.recovery_ms.unwrap() < 1000.0, "{f:?}");
     let text = llmbench::report::console::failover_block(&r);
-    assert!(text.contains("fallback 1") && text.contains("failed over"), "{text}");
+    assert!(
+        text.contains("fallback 1") && text.contains("failed over"),
+        "{text}"
+    );
     primary.stop().await;
     fallback.stop().await;
 }
@@ -89,7 +92,10 @@ async fn server_errors_fail_over_and_client_errors_do_not() {
         if fails_over {
             assert_eq!(r.summary.requests.ok, n, "{status}");
             assert_eq!(received(&fallback) - before, n, "{status}");
-            assert!(r.requests.iter().all(|q| q.first_failure == Some(FailureKind::Http)));
+            assert!(r
+                .requests
+                .iter()
+                .all(|q| q.first_failure == Some(FailureKind::Http)));
         } else {
             assert_eq!(r.summary.requests.failed, n, "{status}");
             assert_eq!(received(&fallback), before, "{status}: never sent on");
@@ -98,4 +104,86 @@ async fn server_errors_fail_over_and_client_errors_do_not() {
         primary.stop().await;
     }
     fallback.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_load_round_robin_or_by_least_in_flight() {
+    let sims = [
+        start_sim(timed(5.0, 1.0)).await,
+        start_sim(timed(5.0, 1.0)).await,
+        start_sim(timed(5.0, 1.0)).await,
+    ];
+    let urls: Vec<String> = sims.iter().map(|s| s.url()).collect();
+    let args = common::run_args(
+        &urls[0],
+        &[
+            "--url",
+            &urls[1],
+            "--url",
+            &urls[2],
+            "--runs",
+            "30",
+            "--warmup",
+            "0",
+            "-c",
+            "3",
+            "--max-tokens",
+            "3",
+        ],
+    );
+    let r = llmbench::commands::run::execute(&args).await.unwrap();
+    assert_eq!(r.summary.requests.ok, 30);
+    // Round robin: each replica got exactly a third, by its own count and by the records.
+    for (k, s) in sims.iter().enumerate() {
+        assert_eq!(received(s), 10, "replica {k}");
+        let mine = r
+            .requests
+            .iter()
+            .filter(|q| q.endpoint == Some(k as u32))
+            .count();
+        assert_eq!(mine, 10);
+    }
+    let f = r.failover.as_ref().unwrap();
+    assert!(f.replicas && f.failed_over == 0);
+    assert_eq!(
+        f.endpoints.iter().map(|e| e.ok).collect::<Vec<_>>(),
+        [10, 10, 10]
+    );
+    assert_eq!(r.target.replicas.len(), 2);
+    for s in sims {
+        s.stop().await;
+    }
+
+    // Least in flight: a replica ten times slower holds its requests longer, so it gets fewer.
+    let slow = start_sim(timed(100.0, 20.0)).await;
+    let fast = start_sim(timed(5.0, 1.0)).await;
+    let (su, fu) = (slow.url(), fast.url());
+    let args = common::run_args(
+        &su,
+        &[
+            "--url",
+            &fu,
+            "--balance",
+            "least-inflight",
+            "--runs",
+            "40",
+            "--warmup",
+            "0",
+            "-c",
+            "2",
+            "--max-tokens",
+            "3",
+        ],
+    );
+    let r = llmbench::commands::run::execute(&args).await.unwrap();
+    assert_eq!(r.summary.requests.ok, 40);
+    assert_eq!(received(&slow) + received(&fast), 40);
+    assert!(
+        received(&slow) * 3 < received(&fast),
+        "{} vs {}",
+        received(&slow),
+        received(&fast)
+    );
+    slow.stop().await;
+    fast.stop().await;
 }

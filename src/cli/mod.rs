@@ -77,8 +77,13 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// Server base URL, with or without /v1. Omitted: the built-in simulator, in-process.
+    /// Repeated: replicas of one model, requests spread over them (--balance).
     #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub url: Vec<String>,
+    /// How requests are spread over several --url: round-robin, or least-inflight (the
+    /// replica with the fewest requests in flight).
+    #[arg(long, default_value = "round-robin", value_parser = choice::<crate::client::Balance>())]
+    pub balance: crate::client::Balance,
     /// API dialect.
     #[arg(long, default_value = "chat", value_parser = choice::<Api>())]
     pub api: Api,

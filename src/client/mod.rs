@@ -73,6 +73,53 @@ pub struct Client {
     keep_answers: bool,
     /// `--fallback-url` endpoints, tried in order when a request fails before its first byte.
     fallbacks: Arc<Vec<Client>>,
+    /// Several `--url`: each request goes to one of these (the first is this client's own).
+    replicas: Option<Arc<Replicas>>,
+}
+
+/// How requests are spread over replicas (several `--url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    LeastInflight,
+}
+
+impl crate::units::Named for Balance {
+    const ALL: &'static [Balance] = &[Balance::RoundRobin, Balance::LeastInflight];
+    fn name(self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "round-robin",
+            Balance::LeastInflight => "least-inflight",
+        }
+    }
+}
+
+/// Replicas of one model: the clients, and what the balance needs.
+struct Replicas {
+    clients: Vec<Client>,
+    balance: Balance,
+    next: std::sync::atomic::AtomicUsize,
+    in_flight: Vec<std::sync::atomic::AtomicUsize>,
+}
+
+impl Replicas {
+    fn pick(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.clients.len();
+        match self.balance {
+            Balance::RoundRobin => self.next.fetch_add(1, Relaxed) % n,
+            Balance::LeastInflight => {
+                // Ties go round robin, so that an idle start spreads evenly.
+                let start = self.next.fetch_add(1, Relaxed);
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .min_by_key(|&k| self.in_flight[k].load(Relaxed))
+                    .unwrap_or(0)
+            }
+        }
+    }
 }
 
 /// A failure that happened before the server sent a byte of an answer, of a kind a router
@@ -167,6 +214,7 @@ impl Client {
             secrets,
             keep_answers: false,
             fallbacks: Arc::new(Vec::new()),
+            replicas: None,
         })
     }
 
@@ -181,23 +229,62 @@ impl Client {
         self.fallbacks.len()
     }
 
+    /// A client spreading requests over `clients` (replicas of one model, the first being the
+    /// primary) by `balance`; each record names its replica in `endpoint`.
+    pub fn balanced(clients: Vec<Client>, balance: Balance) -> Client {
+        let mut c = clients[0].clone();
+        c.replicas = Some(Arc::new(Replicas {
+            in_flight: clients.iter().map(|_| Default::default()).collect(),
+            clients,
+            balance,
+            next: Default::default(),
+        }));
+        c
+    }
+
     /// This client, keeping each answer's text in its record (`RequestRecord::answer`).
     pub fn keeping_answers(&self) -> Client {
-        Client {
+        let mut c = Client {
             keep_answers: true,
             ..self.clone()
-        }
+        };
+        c.each_replica(|r| r.keep_answers = true);
+        c
     }
 
     /// Count output tokens with `t` when a server reports no usage (the text is then kept
     /// until the response ends).
     pub fn set_tokenizer(&mut self, t: Option<Arc<Tokenizer>>) {
-        self.tokenizer = t;
+        self.tokenizer = t.clone();
+        self.each_replica(|r| r.tokenizer = t.clone());
+    }
+
+    /// Apply `f` to every replica (a fresh set: settings are made before a run).
+    fn each_replica(&mut self, f: impl Fn(&mut Client)) {
+        let Some(r) = self.replicas.take() else {
+            return;
+        };
+        let clients = r
+            .clients
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                f(&mut c);
+                c
+            })
+            .collect();
+        *self = Client::balanced(clients, r.balance);
     }
 
     /// Open up to `n` connections before measuring (a `GET /models` on each), so that a burst
     /// of first requests does not time TCP handshakes and connection setup. Best effort.
     pub async fn prewarm(&self, n: usize) {
+        if let Some(r) = &self.replicas {
+            for c in &r.clients {
+                Box::pin(c.prewarm(n.div_ceil(r.clients.len()))).await;
+            }
+            return;
+        }
         let url = format!("{}/models", self.endpoint.base);
         let tasks: Vec<_> = (0..n)
             .map(|_| {
@@ -231,6 +318,15 @@ impl Client {
         clock: &Clock,
         cancel: &CancellationToken,
     ) -> RequestRecord {
+        if let Some(r) = &self.replicas {
+            use std::sync::atomic::Ordering::Relaxed;
+            let k = r.pick();
+            r.in_flight[k].fetch_add(1, Relaxed);
+            let mut rec = Box::pin(r.clients[k].send(id, body, clock, cancel)).await;
+            r.in_flight[k].fetch_sub(1, Relaxed);
+            rec.endpoint = Some(k as u32);
+            return rec;
+        }
         let mut rec = self.exchange(id, body.clone(), clock, cancel).await;
         if !self.fallbacks.is_empty() {
             rec = self.fail_over(rec, id, body, clock, cancel).await;

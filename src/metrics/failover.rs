@@ -1,6 +1,7 @@
-//! Failover (`--fallback-url`): which endpoint answered each request, how many requests failed
-//! over, the time lost before the fallback was tried, TTFT by endpoint (from the first
-//! attempt's send: what the user waited), and how long answers stopped when the primary failed.
+//! Several endpoints: failover (`--fallback-url`) or replicas (several `--url`). Which endpoint
+//! answered each request; for failover, how many requests failed over, the time lost before the
+//! fallback was tried, TTFT by endpoint (from the first attempt's send: what the user waited),
+//! and how long answers stopped when the primary failed.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +10,9 @@ use crate::record::RequestRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailoverReport {
+    /// Replicas sharing the load (several `--url`), not a primary and its fallbacks.
+    #[serde(default)]
+    pub replicas: bool,
     /// Measured requests answered (or last tried) by each endpoint: the primary first.
     pub endpoints: Vec<EndpointStats>,
     /// Requests sent to at least one fallback.
@@ -31,9 +35,13 @@ pub struct EndpointStats {
     pub ttft_ms: Option<Distribution>,
 }
 
-/// The failover report of measured records that carry an endpoint; `urls`: the primary, then
-/// the fallbacks. None without fallbacks.
-pub fn report(records: &[RequestRecord], urls: &[String]) -> Option<FailoverReport> {
+/// The report of measured records that carry an endpoint; `urls`: the primary, then the
+/// fallbacks or the other replicas. None with one endpoint.
+pub fn report(
+    records: &[RequestRecord],
+    urls: &[String],
+    replicas: bool,
+) -> Option<FailoverReport> {
     let measured: Vec<&RequestRecord> = records
         .iter()
         .filter(|r| !r.warmup && r.endpoint.is_some())
@@ -77,6 +85,7 @@ pub fn report(records: &[RequestRecord], urls: &[String]) -> Option<FailoverRepo
             .map(|c| (c - t) as f64 / 1e6)
     });
     Some(FailoverReport {
+        replicas,
         endpoints,
         failed_over: over.len() as u64,
         failed_over_ok: over.iter().filter(|r| r.is_ok()).count() as u64,

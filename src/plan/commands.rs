@@ -426,8 +426,8 @@ impl SuitePlan {
         for tier in &tiers {
             let mut targs = a.target.clone();
             targs.model = Some(tier.model.clone());
-            if tier.url.is_some() {
-                targs.url = tier.url.clone();
+            if let Some(u) = &tier.url {
+                targs.url = vec![u.clone()];
             }
             if let Some(api) = tier.api {
                 targs.api = api;

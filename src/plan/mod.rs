@@ -104,11 +104,25 @@ pub struct TargetPlan {
     pub sim_profile: Profile,
     /// `--fallback-url`, normalized, in order.
     pub fallbacks: Vec<String>,
+    /// The other `--url` replicas (after the first), normalized, and how requests are spread.
+    pub replicas: Vec<String>,
+    pub balance: crate::client::Balance,
 }
 
 impl TargetPlan {
     pub fn from_args(a: &TargetArgs) -> anyhow::Result<TargetPlan> {
-        let (url, credentials) = match &a.url {
+        if a.url.len() > 1 && !a.fallback_url.is_empty() {
+            bail!("use several --url (replicas) or --fallback-url, not both");
+        }
+        let replicas = a
+            .url
+            .iter()
+            .skip(1)
+            .map(|u| {
+                crate::client::normalize_base_url(u).map_err(|e| anyhow::anyhow!("--url {e:#}"))
+            })
+            .collect::<anyhow::Result<Vec<String>>>()?;
+        let (url, credentials) = match a.url.first() {
             Some(u) => {
                 let (clean, credentials) = without_userinfo(u)?;
                 crate::client::normalize_base_url(&clean)?;
@@ -141,6 +155,8 @@ impl TargetPlan {
             timeout: a.timeout,
             include_usage: !a.no_include_usage,
             sim_profile: a.sim_profile,
+            replicas,
+            balance: a.balance,
             fallbacks: a
                 .fallback_url
                 .iter()

@@ -215,6 +215,9 @@ pub fn failover(f: &crate::metrics::failover::FailoverReport) -> Table {
 
 /// Failover in one sentence: how many requests failed over, the time lost, the recovery.
 pub fn failover_text(f: &crate::metrics::failover::FailoverReport) -> Text {
+    if f.replicas {
+        return Text::plain("Requests spread over the replicas (--balance); TTFT by replica.");
+    }
     let lost = f.lost_ms.as_ref().map_or(String::new(), |d| {
         format!(
             "; time lost before the fallback was tried p50 {:.1} ms, max {:.1} ms",

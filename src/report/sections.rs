@@ -13,7 +13,8 @@ pub fn failover_block(result: &BenchResult) -> String {
         return String::new();
     };
     format!(
-        "\n=== Failover ===\n\n{}\n  {}\n",
+        "\n=== {} ===\n\n{}\n  {}\n",
+        if f.replicas { "Replicas" } else { "Failover" },
         curves::failover(f).to_text(2),
         curves::failover_text(f).flat()
     )

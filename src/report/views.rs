@@ -560,7 +560,8 @@ pub fn document(r: &BenchResult) -> Document {
         doc.section(&format!("Confidence intervals ({})", iv.arm), t);
     }
     if let Some(f) = &r.failover {
-        doc.section("Failover", super::curves::failover(f));
+        let title = if f.replicas { "Replicas" } else { "Failover" };
+        doc.section(title, super::curves::failover(f));
         doc.paragraph(super::curves::failover_text(f));
     }
     if let Some(ss) = &r.sessions {
