@@ -217,6 +217,44 @@ pub fn parse_all(texts: &[String]) -> anyhow::Result<Vec<Target>> {
         .collect()
 }
 
+/// `--percentiles`: each strictly between 0 and 100, no repeats.
+pub fn check_percentiles(ps: &[f64]) -> anyhow::Result<Vec<f64>> {
+    let mut out: Vec<f64> = Vec::new();
+    for &p in ps {
+        if !(p > 0.0 && p < 100.0) {
+            anyhow::bail!(
+                "--percentiles {p}: each percentile is above 0 and below 100 (e.g. 50,90,99,99.9)"
+            );
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+/// Add the percentiles `targets` name that `ps` does not report (keeping the default four
+/// when `ps` is empty).
+pub fn ask_percentiles(ps: &mut Vec<f64>, targets: &[Target]) {
+    let asked: Vec<f64> = targets
+        .iter()
+        .filter_map(|t| crate::metrics::parse_percentile(t.metric.split_once('.')?.1))
+        .collect();
+    let shown = |ps: &Vec<f64>, p: f64| {
+        ps.contains(&p) || (ps.is_empty() && crate::metrics::FIXED_PERCENTILES.contains(&p))
+    };
+    for p in asked {
+        if !shown(ps, p) {
+            if ps.is_empty() {
+                ps.extend(crate::metrics::FIXED_PERCENTILES);
+            }
+            ps.push(p);
+        }
+    }
+    ps.sort_by(f64::total_cmp);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

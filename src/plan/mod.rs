@@ -10,6 +10,7 @@ mod capacity;
 mod commands;
 mod throughput;
 
+pub use crate::metrics::targets::ask_percentiles;
 pub use capacity::CapacityPlan;
 pub use commands::{AbPlan, RunPlan, StressPlan, SuitePlan, SweepPlan, TierPlan, TtftPlan};
 pub use throughput::ThroughputPlan;
@@ -245,10 +246,10 @@ impl OutputPlan {
         }
         let requirements = targets::parse_all(&texts)?;
         let mut percentiles = match &a.percentiles {
-            Some(ps) => check_percentiles(ps)?,
+            Some(ps) => targets::check_percentiles(ps)?,
             None => Vec::new(),
         };
-        ask_percentiles(&mut percentiles, &requirements);
+        targets::ask_percentiles(&mut percentiles, &requirements);
         Ok(OutputPlan {
             outputs: a.output.clone(),
             quiet: a.quiet,
@@ -282,44 +283,6 @@ impl OutputPlan {
             ..Default::default()
         }
     }
-}
-
-/// `--percentiles`: each strictly between 0 and 100, no repeats.
-fn check_percentiles(ps: &[f64]) -> anyhow::Result<Vec<f64>> {
-    let mut out: Vec<f64> = Vec::new();
-    for &p in ps {
-        if !(p > 0.0 && p < 100.0) {
-            bail!(
-                "--percentiles {p}: each percentile is above 0 and below 100 (e.g. 50,90,99,99.9)"
-            );
-        }
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out.sort_by(f64::total_cmp);
-    Ok(out)
-}
-
-/// Add the percentiles `targets` name that `ps` does not report (keeping the default four
-/// when `ps` is empty).
-pub fn ask_percentiles(ps: &mut Vec<f64>, targets: &[targets::Target]) {
-    let asked: Vec<f64> = targets
-        .iter()
-        .filter_map(|t| crate::metrics::parse_percentile(t.metric.split_once('.')?.1))
-        .collect();
-    let shown = |ps: &Vec<f64>, p: f64| {
-        ps.contains(&p) || (ps.is_empty() && crate::metrics::FIXED_PERCENTILES.contains(&p))
-    };
-    for p in asked {
-        if !shown(ps, p) {
-            if ps.is_empty() {
-                ps.extend(crate::metrics::FIXED_PERCENTILES);
-            }
-            ps.push(p);
-        }
-    }
-    ps.sort_by(f64::total_cmp);
 }
 
 /// An output's directory exists and takes a new file (checked before the run, so that a
