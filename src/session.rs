@@ -14,7 +14,8 @@ use crate::plan::{Common, OutputPlan};
 use crate::record::{Clock, RequestRecord, Row};
 use crate::result::{BenchResult, Header, Level, Tool};
 use crate::scheduler::{
-    closed_loop, open_loop, session_loop, ClosedLoop, Live, OpenLoop, SessionLoop, Stop,
+    closed_loop, open_loop, session_arrivals, session_loop, ClosedLoop, Live, OpenLoop,
+    SessionLoop, Stop,
 };
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
@@ -209,6 +210,7 @@ impl Session {
                 warmup: phase.warmup,
                 level: phase.level,
                 shard: phase.shard,
+                scheduled_ns: None,
             };
             let body =
                 move |conv, turn, answers: Option<&[String]>| w.turn_body(conv, turn, answers);
@@ -240,6 +242,39 @@ impl Session {
         w: &Workload,
     ) -> Vec<RequestRecord> {
         let w = w.clone();
+        if let Some((turns, sessions)) = w.sessions() {
+            // Multi-turn: each arrival starts a conversation, turn after answered turn.
+            let p = SessionLoop {
+                first_id: plan.first_id,
+                count: u64::MAX,
+                users: 0,
+                turns,
+                think: sessions.think,
+                seed: w.seed,
+                real_history: !sessions.synthetic_history,
+                warmup: false,
+                level: plan.level,
+                shard: None,
+                scheduled_ns: None,
+            };
+            let arrivals: Vec<(f64, bool)> = plan.arrivals().collect();
+            let body =
+                move |conv, turn, answers: Option<&[String]>| w.turn_body(conv, turn, answers);
+            let (clock, stop, live) = (self.clock, &self.stop, &self.live);
+            let on_record = |r: &RequestRecord| self.record(r);
+            return session_arrivals(
+                p,
+                arrivals,
+                plan.start_s,
+                client,
+                clock,
+                stop,
+                live,
+                body,
+                on_record,
+            )
+            .await;
+        }
         open_loop(
             plan,
             client,

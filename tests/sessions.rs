@@ -227,3 +227,64 @@ async fn a_failed_turn_ends_its_conversation_and_caching_grows_by_turn() {
     );
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_open_loop_each_arrival_starts_a_session() {
+    let sim = start_sim(timed(10.0, 1.0)).await;
+    let args = throughput_args(
+        &sim.url(),
+        &[
+            "--dataset",
+            "multi-turn",
+            "--turns",
+            "3",
+            "--input-tokens",
+            "16",
+            "--max-tokens",
+            "4",
+            "--rate",
+            "10",
+            "--arrival",
+            "constant",
+            "--duration",
+            "1s",
+            "--think-time",
+            "50ms",
+        ],
+    );
+    let r = llmbench::commands::throughput::execute(&args)
+        .await
+        .unwrap();
+    // 10 sessions arrive, 100 ms apart; each runs its 3 turns.
+    assert_eq!(r.summary.requests.ok, 30);
+    assert_eq!(
+        sim.stats
+            .requests_received
+            .load(std::sync::atomic::Ordering::Relaxed),
+        30
+    );
+    let s = r.sessions.unwrap();
+    assert_eq!((s.conversations, s.completed), (10, 10));
+    let mut firsts: Vec<u64> = r
+        .requests
+        .iter()
+        .filter(|q| q.turn == Some(0))
+        .map(|q| q.scheduled_ns.unwrap())
+        .collect();
+    firsts.sort();
+    for (k, w) in firsts.windows(2).enumerate() {
+        assert_eq!(w[1] - w[0], 100_000_000, "session {k}");
+    }
+    let mut by_conv: BTreeMap<u64, Vec<&llmbench::record::RequestRecord>> = BTreeMap::new();
+    for q in &r.requests {
+        by_conv.entry(q.conversation.unwrap()).or_default().push(q);
+    }
+    for recs in by_conv.values_mut() {
+        recs.sort_by_key(|q| q.turn);
+        for w in recs.windows(2) {
+            assert!(w[1].sent_ns >= w[0].done_ns + 50_000_000);
+            assert_eq!(w[1].scheduled_ns, None, "later turns follow their answers");
+        }
+    }
+    sim.stop().await;
+}

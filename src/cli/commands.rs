@@ -108,8 +108,9 @@ pub struct RunArgs {
     /// Whole responses, not streamed (then TTFT, ITL and TPOT are not measured).
     #[arg(long, overrides_with = "stream")]
     pub no_stream: bool,
-    /// Requests in flight at once (closed loop).
-    #[arg(long, short = 'c', default_value_t = 1)]
+    /// Requests in flight at once (closed loop); with `--dataset multi-turn`, users, each
+    /// holding one conversation (alias --users).
+    #[arg(long, short = 'c', visible_alias = "users", default_value_t = 1)]
     pub concurrency: usize,
 }
 
@@ -124,8 +125,9 @@ pub struct ThroughputArgs {
     #[command(flatten)]
     pub out: OutputArgs,
     /// Target arrival rate, requests per second; several (5,10,20,40) run one level each and
-    /// give a load curve; `inf` sends --max-requests at once.
-    #[arg(long, required_unless_present = "trace", conflicts_with = "trace", value_delimiter = ',', value_parser = crate::units::parse_rate)]
+    /// give a load curve; `inf` sends --max-requests at once. With `--dataset multi-turn`, new
+    /// sessions per second (alias --session-rate).
+    #[arg(long, visible_alias = "session-rate", required_unless_present = "trace", conflicts_with = "trace", value_delimiter = ',', value_parser = crate::units::parse_rate)]
     pub rate: Vec<f64>,
     /// Measured duration (after the warmup).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use closed::{closed_loop, ClosedLoop};
 pub use open::{arrival_offsets, open_loop, Arrival, OpenLoop, Warmup};
-pub use sessions::{session_loop, SessionLoop};
+pub use sessions::{session_arrivals, session_loop, SessionLoop};
 
 pub use crate::metrics::live::Live;
 use crate::record::RequestRecord;

@@ -17,6 +17,7 @@ use crate::workload::Think;
 
 /// One phase of sessions: requests `first_id .. first_id + count`, conversation j holding
 /// requests `first_id + j·turns ..` (the last one cut at `count`).
+#[derive(Clone)]
 pub struct SessionLoop {
     pub first_id: u64,
     pub count: u64,
@@ -31,6 +32,8 @@ pub struct SessionLoop {
     pub level: Option<u32>,
     /// Keep only this shard's conversations (j mod N = index) and its share of the users.
     pub shard: Option<Shard>,
+    /// In the open loop: when the conversation's first turn was due.
+    pub scheduled_ns: Option<u64>,
 }
 
 impl SessionLoop {
@@ -139,6 +142,10 @@ impl User<'_> {
                 return false;
             }
             let b = body(conv, turn, p.real_history.then_some(&answers[..]));
+            if let (0, Some(due)) = (turn, p.scheduled_ns) {
+                let late = self.clock.now_ns().saturating_sub(due);
+                self.live.send_lag.add_ns(late);
+            }
             self.live.on_send();
             let id = p.first_id + local;
             let mut rec = self
@@ -149,6 +156,9 @@ impl User<'_> {
             rec.level = p.level;
             rec.conversation = Some(conv);
             rec.turn = Some(turn as u32);
+            if turn == 0 {
+                rec.scheduled_ns = p.scheduled_ns;
+            }
             let ok = rec.is_ok();
             if let Some(a) = rec.answer.take() {
                 answers.push(a);
@@ -163,4 +173,62 @@ impl User<'_> {
         }
         true
     }
+}
+
+/// Sessions in the open loop (`throughput --dataset multi-turn`): each arrival of `arrivals`
+/// starts a conversation (the rate is new sessions per second), which then runs turn after
+/// answered turn like a closed-loop user. Turn 0 keeps the arrival's schedule (its send lag
+/// is the client's); later turns follow their answers. Waits for every conversation to end.
+pub async fn session_arrivals<B, F>(
+    plan: SessionLoop,
+    arrivals: Vec<(f64, bool)>,
+    start_s: f64,
+    client: &Client,
+    clock: Clock,
+    stop: &Stop,
+    live: &Arc<Live>,
+    body: B,
+    mut on_record: F,
+) -> Vec<RequestRecord>
+where
+    B: Fn(u64, u64, Option<&[String]>) -> Bytes + Send + Sync + 'static,
+    F: FnMut(&RequestRecord) -> bool,
+{
+    let turns = plan.turns.max(1);
+    let client = if plan.real_history {
+        client.keeping_answers()
+    } else {
+        client.clone()
+    };
+    let body = Arc::new(body);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (stop2, live2) = (stop.clone(), live.clone());
+    let dispatch = tokio::spawn(async move {
+        for (j, (off, warmup)) in arrivals.into_iter().enumerate() {
+            let due = clock.instant_at(((start_s + off) * 1e9) as u64);
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = stop2.scheduling.cancelled() => break,
+            }
+            let mut p = plan.clone();
+            p.warmup = warmup;
+            p.count = u64::MAX;
+            p.scheduled_ns = Some(((start_s + off) * 1e9) as u64);
+            let (client, body, tx) = (client.clone(), body.clone(), tx.clone());
+            let (stop, live) = (stop2.clone(), live2.clone());
+            tokio::spawn(async move {
+                let user = User {
+                    plan: &p,
+                    client: &client,
+                    clock,
+                    stop: &stop,
+                    live: &live,
+                };
+                user.converse(j as u64, turns, &*body, &tx).await;
+            });
+        }
+    });
+    let records = super::collect(rx, 0, &mut on_record).await;
+    let _ = dispatch.await;
+    records
 }
