@@ -268,9 +268,13 @@ pub struct SimArgs {
     /// default: one token per 4 bytes.
     #[arg(long, value_name = "NAME|FILE")]
     pub tokenizer: Option<String>,
-    /// Prefix caching: prompt prefixes seen before need no prefill (reported as cached_tokens).
-    #[arg(long)]
+    /// Prefix caching (on by default, as in vLLM, SGLang and llama.cpp; off in the `zero`
+    /// profile): prompt prefixes seen before need no prefill (reported as cached_tokens).
+    #[arg(long, conflicts_with = "no_prefix_caching")]
     pub prefix_caching: bool,
+    /// Turn prefix caching off.
+    #[arg(long)]
+    pub no_prefix_caching: bool,
     /// Fault: probability of answering a request with --error-status.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,

@@ -33,7 +33,7 @@ pub fn config_from_args(a: &SimArgs) -> SimConfig {
     c.eos_prob = a.eos_prob;
     c.seed = a.seed;
     c.tokenizer = a.tokenizer.clone();
-    c.prefix_caching = a.prefix_caching;
+    c.prefix_caching = (c.prefix_caching || a.prefix_caching) && !a.no_prefix_caching;
     c.faults.error_rate = a.error_rate;
     c.faults.error_status = a.error_status;
     c.faults.stall_ms = a.stall_ms;

@@ -108,7 +108,8 @@ pub struct SimConfig {
     /// None: one token per 4 bytes.
     #[serde(default)]
     pub tokenizer: Option<String>,
-    /// Reuse the prefill of prompt prefixes seen before (64-byte blocks).
+    /// Reuse the prefill of prompt prefixes seen before (64-byte blocks); on by default but in
+    /// the `zero` profile.
     #[serde(default)]
     pub prefix_caching: bool,
     pub faults: Faults,
@@ -141,7 +142,8 @@ impl SimConfig {
             eos_prob: 0.0,
             seed: 0,
             tokenizer: None,
-            prefix_caching: false,
+            // Real servers cache prompt prefixes by default; the zero-delay server stays minimal.
+            prefix_caching: p != Profile::Zero,
             faults: Faults {
                 error_status: 500,
                 ..Faults::default()
