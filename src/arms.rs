@@ -80,7 +80,7 @@ impl Arms {
     /// The order of the arms at level `i`: baseline first at even levels, treatment first at
     /// odd ones.
     pub fn order(i: usize) -> [usize; 2] {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             [BASELINE, TREATMENT]
         } else {
             [TREATMENT, BASELINE]

@@ -91,7 +91,14 @@ fn read(p: &Path) -> BenchResult {
 #[test]
 fn four_shard_processes_measure_what_one_process_measures() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sim, url) = sim_process(&["--profile", "small", "--decode-base-ms", "5"]);
+    // No prefix cache: the single-process rerun of the same seeded plan must meet a cold server.
+    let (mut sim, url) = sim_process(&[
+        "--profile",
+        "small",
+        "--decode-base-ms",
+        "5",
+        "--no-prefix-caching",
+    ]);
     let plan = [
         "throughput",
         "--url",

@@ -179,6 +179,7 @@ impl User<'_> {
 /// starts a conversation (the rate is new sessions per second), which then runs turn after
 /// answered turn like a closed-loop user. Turn 0 keeps the arrival's schedule (its send lag
 /// is the client's); later turns follow their answers. Waits for every conversation to end.
+#[allow(clippy::too_many_arguments)] // the open loop's inputs, as `session_loop`'s
 pub async fn session_arrivals<B, F>(
     plan: SessionLoop,
     arrivals: Vec<(f64, bool)>,
