@@ -372,6 +372,52 @@ async fn llama_cpp_capacity_by_users_is_its_slot_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_sessions_carry_real_answers_and_its_cache_grows_by_turn() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 2, 2048);
+    let r = bounded(run::execute(&run_args(
+        &srv.url,
+        &[
+            "--dataset",
+            "multi-turn",
+            "--turns",
+            "3",
+            "--runs",
+            "12",
+            "-c",
+            "2",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "24",
+            "--input-tokens",
+            "48",
+            "--ignore-eos",
+        ],
+    )))
+    .await
+    .unwrap();
+    assert_eq!(r.summary.requests.ok, 12, "{:?}", r.summary.errors);
+    print!("{}", llmbench::report::console::sessions_block(&r));
+    let s = r.sessions.unwrap();
+    // The server's own counts: each turn's prompt holds the last one and its 24-token answer,
+    // and llama.cpp serves a growing share of it from its prompt cache (measured here: about
+    // 20%, 64%, 76%).
+    let prompt: Vec<f64> = s
+        .turns
+        .iter()
+        .map(|t| t.prompt_tokens_mean.unwrap())
+        .collect();
+    let cached: Vec<f64> = s.turns.iter().map(|t| t.cached_fraction.unwrap()).collect();
+    for k in 1..3 {
+        assert!(prompt[k] > prompt[k - 1] + 24.0 + 40.0, "{prompt:?}");
+        assert!(cached[k] > cached[k - 1], "{cached:?}");
+    }
+    assert!(cached[2] > 0.5, "{cached:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_gauges_are_scraped_and_overload_shows_as_queueing() {
     let Some(dir) = setup_dir() else { return };
     let _one = ONE_AT_A_TIME.lock().await;
