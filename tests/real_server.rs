@@ -298,11 +298,6 @@ async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
     )))
     .await
     .unwrap();
-    let agg: Vec<f64> = r
-        .levels
-        .iter()
-        .map(|l| l.summary.throughput.output_tok_s)
-        .collect();
     let ttft95: Vec<f64> = r
         .levels
         .iter()
@@ -310,15 +305,38 @@ async fn llama_cpp_sweep_grows_to_its_slots_and_no_further() {
         .collect();
     print!("{}", llmbench::report::console::sweep_table(&r));
     assert_eq!(r.summary.requests.failed, 0, "{:?}", r.summary.errors);
-    assert!(
-        agg[2] > agg[0] * 1.2,
-        "batching pays up to 4 slots: {agg:?}"
-    );
-    assert!(agg[3] < agg[2] * 1.2, "and not beyond: {agg:?}");
+    // Judged on what the server did, not on how fast this busy machine let it go: how many
+    // answers were streaming at once (first token to last token), level by level.
+    let decoding: Vec<usize> = (0..r.levels.len() as u32)
+        .map(|i| most_streaming_at_once(r.level_records(Some(i)).filter(|x| !x.warmup)))
+        .collect();
+    assert_eq!(decoding[2], 4, "4 users: its 4 slots decode together");
+    assert_eq!(decoding[3], 4, "8 users: never more than its 4 slots");
     assert!(
         ttft95[3] > ttft95[2] * 2.0,
         "queued requests wait for a slot: TTFT p95 {ttft95:?}"
     );
+}
+
+/// The most answers that were streaming at the same moment (first to last content event).
+fn most_streaming_at_once<'a>(
+    recs: impl Iterator<Item = &'a llmbench::record::RequestRecord>,
+) -> usize {
+    let mut edges: Vec<(u64, i32)> = Vec::new();
+    for r in recs {
+        if let (Some(&a), Some(&b)) = (r.content_ns.first(), r.content_ns.last()) {
+            edges.push((a, 1));
+            edges.push((b, -1));
+        }
+    }
+    // An answer that ends at the instant another starts does not overlap it.
+    edges.sort_by_key(|&(t, d)| (t, d));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
