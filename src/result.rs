@@ -267,6 +267,10 @@ impl BenchResult {
                 }
             }
         }
+        let planned_turns = head
+            .config
+            .pointer("/dataset/params/turns")
+            .and_then(|t| t.as_u64());
         BenchResult {
             schema: SCHEMA.to_string(),
             tool: head.tool,
@@ -286,7 +290,7 @@ impl BenchResult {
             intervals: None,
             shard: head.shard,
             client: None,
-            sessions: crate::metrics::sessions::report(&requests),
+            sessions: crate::metrics::sessions::report(&requests, planned_turns),
             failover,
             requests_omitted: 0,
             requests,

@@ -20,7 +20,13 @@ use crate::scheduler::{
 use crate::shard::{Shard, ShardInfo};
 use crate::sink::Sink;
 use crate::target::{self, Target};
-use crate::workload::Workload;
+use crate::workload::{History, Workload};
+
+/// Renders a session's turn: (conversation, turn, its history so far).
+type SessionBody = dyn Fn(u64, u64, &mut History) -> bytes::Bytes + Send + Sync;
+
+/// What [`open_sessions`] plans.
+type OpenSessions = (SessionLoop, Vec<(u64, f64, bool)>, Box<SessionBody>);
 
 /// Exit code of a run stopped with Ctrl-C (partial results are still reported).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -211,9 +217,12 @@ impl Session {
                 level: phase.level,
                 shard: phase.shard,
                 scheduled_ns: None,
+                timed: None,
             };
-            let body =
-                move |conv, turn, answers: Option<&[String]>| w.turn_body(conv, turn, answers);
+            let real = !sessions.synthetic_history;
+            let body = move |conv, turn, h: &mut History| {
+                w.turn_body(conv, turn, real.then_some(&h.answers[..]))
+            };
             let (clock, stop, live) = (self.clock, &self.stop, &self.live);
             return session_loop(plan, client, clock, stop, live, body, on_record).await;
         }
@@ -241,48 +250,31 @@ impl Session {
         plan: &OpenLoop,
         w: &Workload,
     ) -> Vec<RequestRecord> {
-        let w = w.clone();
-        if let Some((turns, sessions)) = w.sessions() {
-            // Multi-turn: each arrival starts a conversation, turn after answered turn.
-            let p = SessionLoop {
-                first_id: plan.first_id,
-                count: u64::MAX,
-                users: 0,
-                turns,
-                think: sessions.think,
-                seed: w.seed,
-                real_history: !sessions.synthetic_history,
-                warmup: false,
-                level: plan.level,
-                shard: None,
-                scheduled_ns: None,
-            };
-            let arrivals: Vec<(f64, bool)> = plan.arrivals().collect();
-            let body =
-                move |conv, turn, answers: Option<&[String]>| w.turn_body(conv, turn, answers);
-            let (clock, stop, live) = (self.clock, &self.stop, &self.live);
-            let on_record = |r: &RequestRecord| self.record(r);
-            return session_arrivals(
-                p,
-                arrivals,
-                plan.start_s,
+        let Some((p, arrivals, body)) = open_sessions(plan, w) else {
+            let w = w.clone();
+            return open_loop(
+                plan,
                 client,
-                clock,
-                stop,
-                live,
-                body,
-                on_record,
+                self.clock,
+                &self.stop,
+                &self.live,
+                move |i| w.body(i),
+                |r| self.record(r),
             )
             .await;
-        }
-        open_loop(
-            plan,
+        };
+        let (clock, stop, live) = (self.clock, &self.stop, &self.live);
+        let on_record = |r: &RequestRecord| self.record(r);
+        session_arrivals(
+            p,
+            arrivals,
+            plan.start_s,
             client,
-            self.clock,
-            &self.stop,
-            &self.live,
-            move |i| w.body(i),
-            |r| self.record(r),
+            clock,
+            stop,
+            live,
+            body,
+            on_record,
         )
         .await
     }
@@ -513,4 +505,65 @@ fn annotate(config: &mut serde_json::Value, w: &Workload, rows: &[Row]) {
     let mut ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
     ids.sort_unstable();
     config["dataset"] = w.describe(ids);
+}
+
+/// An open-loop plan whose arrivals start sessions (multi-turn, or a trace naming sessions):
+/// the sessions' plan, the arrivals this shard owns (conversation index, offset s, warmup)
+/// and the body of a turn. None for one request per arrival.
+fn open_sessions(plan: &OpenLoop, w: &Workload) -> Option<OpenSessions> {
+    let w = w.clone();
+    let shard = plan.shard;
+    let owned = move |j: u64| shard.is_none_or(|s| s.owns(j));
+    let base = SessionLoop {
+        first_id: plan.first_id,
+        count: u64::MAX,
+        users: 0,
+        turns: 1,
+        think: crate::workload::Think::Fixed(0.0),
+        seed: w.seed,
+        real_history: true,
+        warmup: false,
+        level: plan.level,
+        shard: None,
+        scheduled_ns: None,
+        timed: None,
+    };
+    if let Some((turns, sessions)) = w.sessions() {
+        // Multi-turn: each arrival starts a conversation, turn after answered turn.
+        let p = SessionLoop {
+            turns,
+            think: sessions.think,
+            real_history: !sessions.synthetic_history,
+            ..base
+        };
+        let arrivals = (plan.arrivals().enumerate())
+            .map(|(j, (off, warm))| (j as u64, off, warm))
+            .filter(|a| owned(a.0))
+            .collect();
+        let real = p.real_history;
+        let body = move |conv, turn, h: &mut History| {
+            w.turn_body(conv, turn, real.then_some(&h.answers[..]))
+        };
+        return Some((p, arrivals, Box::new(body)));
+    }
+    // A trace's conversations: each turn at its time, after the previous answer.
+    let groups = w.trace_sessions()?;
+    let offsets = w.trace_offsets().unwrap_or_default();
+    let timed = (groups.iter())
+        .map(|g| {
+            g.iter()
+                .map(|&i| (plan.first_id + i as u64, plan.start_s + offsets[i]))
+                .collect()
+        })
+        .collect();
+    let arrivals = (groups.iter().enumerate())
+        .map(|(j, g)| (j as u64, offsets[g[0]], false))
+        .filter(|a| owned(a.0))
+        .collect();
+    let p = SessionLoop {
+        timed: Some(Arc::new(timed)),
+        ..base
+    };
+    let body = move |conv, turn, h: &mut History| w.trace_turn_body(conv, turn, h);
+    Some((p, arrivals, Box::new(body)))
 }

@@ -61,6 +61,22 @@ async fn the_primary_dies_and_every_request_is_still_answered() {
     assert_eq!((f.failed_over, f.failed_over_ok), (total - 15, total - 15));
     assert_eq!(f.endpoints[0].ok, 15);
     assert_eq!(f.endpoints[1].ok, total - 15);
+    let kinds = |k: usize| {
+        f.endpoints[k]
+            .failures
+            .clone()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kinds(0),
+        [
+            ("connect".to_string(), total - 16),
+            ("stream_broken".to_string(), 1)
+        ],
+        "the primary's failed attempts by kind"
+    );
+    assert_eq!(kinds(1), []);
     assert!(f.recovery_ms.unwrap() < 1000.0, "{f:?}");
     let text = llmbench::report::console::failover_block(&r);
     assert!(
@@ -186,4 +202,53 @@ async fn replicas_share_the_load_round_robin_or_by_least_in_flight() {
     );
     slow.stop().await;
     fast.stop().await;
+}
+
+/// A real crash: the primary is a simulator process killed with SIGKILL mid-run. Every
+/// request is accounted for; those sent after the kill are all answered by the fallback, and
+/// a request can fail only if its answer had begun when the primary died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_process_killed_mid_run_fails_over() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_llmbench"));
+    let (mut child, url) = llmbench::sim::spawn_child(exe, &["--profile", "zero"]).unwrap();
+    let pid = child.id();
+    let fallback = start_sim(zero()).await;
+    let fb = fallback.url();
+    let mut args = LOAD.to_vec();
+    args.extend(["--fallback-url", &fb]);
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    });
+    let r = throughput::execute(&throughput_args(&url, &args))
+        .await
+        .unwrap();
+    killer.join().unwrap();
+    let _ = child.wait();
+    let s = &r.summary.requests;
+    assert_eq!(s.total, 40);
+    assert_eq!(s.ok + s.failed, s.total);
+    for q in r.requests.iter().filter(|q| !q.is_ok()) {
+        assert_eq!(q.endpoint, Some(0), "only the primary can fail: {q:?}");
+        assert_eq!(q.error.as_ref().unwrap().kind, FailureKind::StreamBroken);
+    }
+    assert!(
+        s.failed <= 2,
+        "at most the requests in flight at the kill: {s:?}"
+    );
+    let over = r.requests.iter().filter(|q| q.attempts == Some(2)).count() as u64;
+    assert!(over >= 15, "the second half went to the fallback: {over}");
+    assert_eq!(
+        received(&fallback),
+        over,
+        "the fallback saw exactly the failed-over ones"
+    );
+    assert!(r
+        .requests
+        .iter()
+        .filter(|q| q.attempts == Some(2))
+        .all(|q| q.is_ok()));
+    fallback.stop().await;
 }

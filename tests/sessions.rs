@@ -286,5 +286,42 @@ async fn in_the_open_loop_each_arrival_starts_a_session() {
             assert_eq!(w[1].scheduled_ns, None, "later turns follow their answers");
         }
     }
+    // Sharded, each session runs on exactly one shard, whole.
+    let mut convs = Vec::new();
+    for i in 0..2 {
+        let mut argv = vec![
+            "--dataset",
+            "multi-turn",
+            "--turns",
+            "3",
+            "--input-tokens",
+            "16",
+            "--max-tokens",
+            "4",
+            "--rate",
+            "10",
+            "--arrival",
+            "constant",
+            "--duration",
+            "1s",
+            "--seed",
+            "5",
+        ];
+        let shard = format!("{i}/2");
+        argv.extend(["--shard", shard.as_str()]);
+        let r = llmbench::commands::throughput::execute(&throughput_args(&sim.url(), &argv))
+            .await
+            .unwrap();
+        assert_eq!(r.summary.requests.ok, 15, "shard {i}");
+        convs.extend(
+            r.requests
+                .iter()
+                .filter(|q| q.turn == Some(0))
+                .map(|q| q.conversation),
+        );
+    }
+    convs.sort();
+    convs.dedup();
+    assert_eq!(convs.len(), 10, "{convs:?}");
     sim.stop().await;
 }

@@ -141,3 +141,90 @@ fn trace_flags_are_checked_before_the_run() {
     let e = llmbench::plan::ThroughputPlan::from_args(&a).unwrap_err();
     assert!(format!("{e:#}").contains("cannot read"), "{e:#}");
 }
+
+const SESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/docs/examples/burstgpt-sessions.csv"
+);
+
+/// A BurstGPT trace with Session IDs replays each session as a conversation: turn k+1 at its
+/// time but never before turn k's answer, with the history so far (the same text each turn,
+/// so the server's prefix cache serves it) and the prompt the trace's length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burstgpt_trace_with_sessions_replays_conversations() {
+    let sim = start_sim(server()).await;
+    let args = throughput_args(&sim.url(), &["--trace", SESSIONS, "--ignore-eos"]);
+    let r = throughput::execute(&args).await.unwrap();
+    // (timestamp, session, request tokens, response tokens), in time order.
+    let rows: Vec<(f64, String, u64, u64)> = std::fs::read_to_string(SESSIONS)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let n = |i: usize| c[i].parse::<u64>().unwrap();
+            (c[0].parse().unwrap(), c[1].to_string(), n(3), n(4))
+        })
+        .collect();
+    assert_eq!(r.summary.requests.ok as usize, rows.len());
+    assert_eq!(
+        sim.stats.requests_received.load(Ordering::Relaxed) as usize,
+        rows.len()
+    );
+    assert_eq!(
+        r.config["dataset"]["params"]["sessions"], 6,
+        "4 sessions, 2 alone"
+    );
+    let mut by_id = r.requests.clone();
+    by_id.sort_by_key(|q| q.id);
+    let t0 = by_id[0].scheduled_ns.unwrap();
+    for (q, (ts, _, _, out)) in by_id.iter().zip(&rows) {
+        assert_eq!(q.output_tokens, Some(*out), "request {}", q.id);
+        let sent_s = (q.sent_ns - t0) as f64 / 1e9;
+        assert!(
+            sent_s >= ts - 1e-3,
+            "request {} sent at {sent_s}, due {ts}",
+            q.id
+        );
+    }
+    let mut convs: std::collections::BTreeMap<u64, Vec<_>> = Default::default();
+    for q in &by_id {
+        convs.entry(q.conversation.unwrap()).or_default().push(q);
+    }
+    assert_eq!(convs.len(), 6);
+    let mut waited = 0;
+    for turns in convs.values() {
+        let sid = &rows[turns[0].id as usize].1;
+        assert!(turns.iter().all(|q| rows[q.id as usize].1 == *sid));
+        for (k, pair) in turns.windows(2).enumerate() {
+            let (prev, next) = (pair[0], pair[1]);
+            assert_eq!(next.turn, Some(k as u32 + 1));
+            assert!(
+                next.sent_ns >= prev.done_ns,
+                "a turn waits for the answer before it"
+            );
+            let due = t0 + (rows[next.id as usize].0 * 1e9) as u64;
+            if prev.done_ns > due {
+                waited += 1;
+            }
+            // The whole prompt is the trace's length (history + the new message), and the
+            // history is what the server saw before: its cache serves at least the
+            // previous prompt.
+            let (want, got) = (
+                rows[next.id as usize].2 as i64,
+                next.prompt_tokens.unwrap() as i64,
+            );
+            assert!((got - want).abs() <= 16, "turn {}: {got} vs {want}", k + 1);
+            let cached = next.cached_tokens.unwrap_or(0) as i64;
+            assert!(
+                cached >= prev.prompt_tokens.unwrap() as i64 - 16,
+                "{cached}"
+            );
+        }
+    }
+    assert_eq!(
+        waited, 1,
+        "s4's last turn is due 1 ms after its previous one"
+    );
+    sim.stop().await;
+}

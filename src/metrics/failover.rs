@@ -33,6 +33,10 @@ pub struct EndpointStats {
     pub failed: u64,
     /// From the first attempt's send.
     pub ttft_ms: Option<Distribution>,
+    /// Failed attempts here by kind (`http`, `connect`, `timeout`...): the requests that
+    /// ended failed here, and for the primary the first attempts that failed over.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// The report of measured records that carry an endpoint; `urls`: the primary, then the
@@ -58,7 +62,18 @@ pub fn report(
                 .filter(|r| r.endpoint == Some(k as u32))
                 .collect();
             let ok: Vec<&&&RequestRecord> = mine.iter().filter(|r| r.is_ok()).collect();
+            let mut failures = std::collections::BTreeMap::new();
+            for f in mine.iter().filter_map(|r| r.error.as_ref()) {
+                *failures.entry(f.kind.name().to_string()).or_insert(0) += 1;
+            }
+            if k == 0 && !replicas {
+                for r in measured.iter().filter(|r| r.attempts.unwrap_or(1) > 1) {
+                    let name = r.first_failure.map_or("unknown", |f| f.name());
+                    *failures.entry(name.to_string()).or_insert(0) += 1;
+                }
+            }
             EndpointStats {
+                failures,
                 url: url.clone(),
                 ok: ok.len() as u64,
                 failed: (mine.len() - ok.len()) as u64,

@@ -36,8 +36,10 @@ pub struct TurnStats {
     pub cached_fraction: Option<f64>,
 }
 
-/// The sessions of measured records that carry a turn; None when there are none.
-pub fn report(records: &[RequestRecord]) -> Option<SessionsReport> {
+/// The sessions of measured records that carry a turn; None when there are none. `planned`:
+/// the turns of every conversation (multi-turn); without it (a trace's conversations, of
+/// their own lengths) a conversation is whole when every turn sent succeeded.
+pub fn report(records: &[RequestRecord], planned: Option<u64>) -> Option<SessionsReport> {
     let measured: Vec<&RequestRecord> = records
         .iter()
         .filter(|r| !r.warmup && r.turn.is_some())
@@ -53,8 +55,7 @@ pub fn report(records: &[RequestRecord]) -> Option<SessionsReport> {
         e.0 += 1;
         e.1 &= r.is_ok();
     }
-    // The planned turns: the most any conversation reached.
-    let turns = measured.iter().filter_map(|r| r.turn).max().unwrap_or(0) as u64 + 1;
+    let turns = planned.unwrap_or(0);
     let completed = by_conv
         .values()
         .filter(|(n, ok)| *ok && *n >= turns)

@@ -194,8 +194,10 @@ pub fn failover(f: &crate::metrics::failover::FailoverReport) -> Table {
         "failed",
         "TTFT p50 ms",
         "TTFT p95 ms",
+        "<failed attempts",
     ]);
     for (k, e) in f.endpoints.iter().enumerate() {
+        let kinds: Vec<String> = e.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
         t.row(vec![
             if k == 0 {
                 "primary".to_string()
@@ -208,6 +210,12 @@ pub fn failover(f: &crate::metrics::failover::FailoverReport) -> Table {
             e.failed.to_string().into(),
             stat(&e.ttft_ms, |d| d.p50),
             stat(&e.ttft_ms, |d| d.p95),
+            if kinds.is_empty() {
+                "-".to_string()
+            } else {
+                kinds.join(", ")
+            }
+            .into(),
         ]);
     }
     t

@@ -13,7 +13,10 @@ use super::{Live, Stop};
 use crate::client::Client;
 use crate::record::{Clock, RequestRecord};
 use crate::shard::Shard;
-use crate::workload::Think;
+use crate::workload::{History, Think};
+
+/// A trace's conversation: each turn's (request id, due offset s).
+pub type TimedTurns = Vec<(u64, f64)>;
 
 /// One phase of sessions: requests `first_id .. first_id + count`, conversation j holding
 /// requests `first_id + j·turns ..` (the last one cut at `count`).
@@ -34,6 +37,10 @@ pub struct SessionLoop {
     pub shard: Option<Shard>,
     /// In the open loop: when the conversation's first turn was due.
     pub scheduled_ns: Option<u64>,
+    /// A trace's conversations: conversation j's turns as (request id, due offset in
+    /// seconds from the run's start). Each turn waits for its time (not a think time) and
+    /// for the previous answer.
+    pub timed: Option<Arc<Vec<TimedTurns>>>,
 }
 
 impl SessionLoop {
@@ -44,8 +51,9 @@ impl SessionLoop {
     }
 }
 
-/// Run the sessions. `body(conversation, turn, answers)` renders a turn (`answers`: the
-/// server's answers to the earlier turns, with real history); `on_record` sees each record.
+/// Run the sessions. `body(conversation, turn, history)` renders a turn (the history holds
+/// the server's answers to the earlier turns, with real history); `on_record` sees each
+/// record.
 pub async fn session_loop<B, F>(
     plan: SessionLoop,
     client: &Client,
@@ -56,7 +64,7 @@ pub async fn session_loop<B, F>(
     mut on_record: F,
 ) -> Vec<RequestRecord>
 where
-    B: Fn(u64, u64, Option<&[String]>) -> Bytes + Send + Sync + 'static,
+    B: Fn(u64, u64, &mut History) -> Bytes + Send + Sync + 'static,
     F: FnMut(&RequestRecord) -> bool,
 {
     let turns = plan.turns.max(1);
@@ -119,35 +127,46 @@ impl User<'_> {
         tx: &mpsc::UnboundedSender<RequestRecord>,
     ) -> bool
     where
-        B: Fn(u64, u64, Option<&[String]>) -> Bytes,
+        B: Fn(u64, u64, &mut History) -> Bytes,
     {
         let p = self.plan;
         let conv = p.conversation(j);
-        let mut answers: Vec<String> = Vec::new();
+        let timed = p.timed.as_ref().and_then(|t| t.get(j as usize));
+        let turns = timed.map_or(turns, |t| t.len() as u64);
+        let mut history = History::default();
         for turn in 0..turns {
             let local = j * turns + turn;
-            if local >= p.count {
+            if timed.is_none() && local >= p.count {
                 break;
             }
-            if turn > 0 {
+            let mut due = if turn == 0 { p.scheduled_ns } else { None };
+            if let Some(&(_, off)) = timed.and_then(|t| t.get(turn as usize)) {
+                // A trace's turn: at its time, or when the previous answer came if later.
+                let at = ((off * 1e9) as u64).max(self.clock.now_ns());
+                due = Some(if turn == 0 { (off * 1e9) as u64 } else { at });
+                if !self.wait_until(at).await {
+                    return false;
+                }
+            } else if turn > 0 {
                 let pause = p.think.draw(p.seed, conv, turn);
-                if !pause.is_zero() {
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = self.stop.scheduling.cancelled() => return false,
-                    }
+                if !pause.is_zero()
+                    && !self
+                        .wait_until(self.clock.now_ns() + pause.as_nanos() as u64)
+                        .await
+                {
+                    return false;
                 }
             }
             if self.stop.is_stopping() {
                 return false;
             }
-            let b = body(conv, turn, p.real_history.then_some(&answers[..]));
-            if let (0, Some(due)) = (turn, p.scheduled_ns) {
+            let b = body(conv, turn, &mut history);
+            if let Some(due) = due {
                 let late = self.clock.now_ns().saturating_sub(due);
                 self.live.send_lag.add_ns(late);
             }
             self.live.on_send();
-            let id = p.first_id + local;
+            let id = timed.map_or(p.first_id + local, |t| t[turn as usize].0);
             let mut rec = self
                 .client
                 .send(id, b, &self.clock, &self.stop.in_flight)
@@ -156,12 +175,10 @@ impl User<'_> {
             rec.level = p.level;
             rec.conversation = Some(conv);
             rec.turn = Some(turn as u32);
-            if turn == 0 {
-                rec.scheduled_ns = p.scheduled_ns;
-            }
+            rec.scheduled_ns = due;
             let ok = rec.is_ok();
             if let Some(a) = rec.answer.take() {
-                answers.push(a);
+                history.answers.push(a);
             }
             self.live.on_done(&rec);
             if tx.send(rec).is_err() {
@@ -173,6 +190,17 @@ impl User<'_> {
         }
         true
     }
+
+    /// Sleep until `at_ns` on the run's clock; false when the run stops scheduling first.
+    async fn wait_until(&self, at_ns: u64) -> bool {
+        if at_ns <= self.clock.now_ns() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(self.clock.instant_at(at_ns)) => true,
+            _ = self.stop.scheduling.cancelled() => false,
+        }
+    }
 }
 
 /// Sessions in the open loop (`throughput --dataset multi-turn`): each arrival of `arrivals`
@@ -182,7 +210,7 @@ impl User<'_> {
 #[allow(clippy::too_many_arguments)] // the open loop's inputs, as `session_loop`'s
 pub async fn session_arrivals<B, F>(
     plan: SessionLoop,
-    arrivals: Vec<(f64, bool)>,
+    arrivals: Vec<(u64, f64, bool)>,
     start_s: f64,
     client: &Client,
     clock: Clock,
@@ -192,7 +220,7 @@ pub async fn session_arrivals<B, F>(
     mut on_record: F,
 ) -> Vec<RequestRecord>
 where
-    B: Fn(u64, u64, Option<&[String]>) -> Bytes + Send + Sync + 'static,
+    B: Fn(u64, u64, &mut History) -> Bytes + Send + Sync + 'static,
     F: FnMut(&RequestRecord) -> bool,
 {
     let turns = plan.turns.max(1);
@@ -205,7 +233,7 @@ where
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop2, live2) = (stop.clone(), live.clone());
     let dispatch = tokio::spawn(async move {
-        for (j, (off, warmup)) in arrivals.into_iter().enumerate() {
+        for (j, off, warmup) in arrivals {
             let due = clock.instant_at(((start_s + off) * 1e9) as u64);
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => {}
@@ -225,7 +253,7 @@ where
                     stop: &stop,
                     live: &live,
                 };
-                user.converse(j as u64, turns, &*body, &tx).await;
+                user.converse(j, turns, &*body, &tx).await;
             });
         }
     });

@@ -50,6 +50,16 @@ impl Think {
     }
 }
 
+/// What a conversation has said so far, kept by the user who holds it: the server's
+/// answers (when the history is real), and the user messages a trace's turns composed
+/// (with their token count), so that each turn repeats the earlier ones exactly.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub answers: Vec<String>,
+    pub users: Vec<String>,
+    pub tokens: usize,
+}
+
 /// A multi-turn workload's sessions: turn k+1 is sent after turn k's answer (and the think
 /// time), its history holding the server's real answers unless `synthetic_history`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use crate::protocol::{render_body, BodyOptions, Content};
-pub use conversation::{Sessions, Think};
+pub use conversation::{History, Sessions, Think};
 pub use dataset::Entry;
 pub use prompts::{prompts, PROMPTS_LONG, PROMPTS_MEDIUM, PROMPTS_SHORT};
 pub use tokenizer::Tokenizer;
@@ -525,6 +525,23 @@ mod tests {
                 a.describe(0..6)["requests_hash"],
                 c.describe(0..6)["requests_hash"]
             );
+        }
+    }
+
+    #[test]
+    fn trace_prompts_have_exactly_the_traces_lengths() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/mooncake.jsonl");
+        let mut s = spec("builtin", 3);
+        let t = trace::TraceSpec {
+            scale: 1.0,
+            ..Default::default()
+        };
+        s.trace = Some((path.into(), t.clone()));
+        let w = Workload::build(&s, opts(Api::Chat, true)).unwrap();
+        let tok = w.tokenizer.clone().unwrap();
+        let entries = trace::load(std::path::Path::new(path), &t).unwrap().entries;
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(tok.count(&w.prompt(i as u64)), e.input_tokens, "entry {i}");
         }
     }
 

@@ -2,9 +2,14 @@
 //!
 //! - Mooncake (JSONL): `timestamp` (ms), `input_length`, `output_length`, `hash_ids` (one per
 //!   512-token block: requests with the same leading ids share exactly those blocks).
-//! - BurstGPT (CSV): `Timestamp` (s), `Request tokens`, `Response tokens`.
+//! - BurstGPT (CSV): `Timestamp` (s), `Request tokens`, `Response tokens`, and optionally a
+//!   `Session ID`.
 //! - Plain JSONL: `timestamp` (ms) with a `prompt` (text) or `input_tokens`, and optionally
-//!   `output_tokens`.
+//!   `output_tokens` and `session_id`.
+//!
+//! Entries that name a session are the turns of one conversation (in time order): in the
+//! open loop each turn is sent at its time, but never before the previous turn's answer, and
+//! carries the history so far with the server's real answers.
 //!
 //! The format is detected from the content unless given. Offsets are from the first request
 //! kept; `start_s`/`duration_s` cut the trace (in its own time), `scale` stretches it.
@@ -12,10 +17,14 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Tokens per Mooncake hash block.
 pub const BLOCK_TOKENS: usize = 512;
+
+/// The shortest new user message of a trace's conversation turn.
+pub const MIN_TURN_TOKENS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +60,8 @@ pub struct TraceEntry {
     pub hash_ids: Vec<u64>,
     /// The prompt itself (plain JSONL).
     pub prompt: Option<String>,
+    /// The conversation it belongs to (BurstGPT's Session ID, JSONL's `session_id`).
+    pub session: Option<u64>,
 }
 
 /// How to read and cut a trace.
@@ -112,12 +123,16 @@ impl Trace {
 #[derive(Debug, Clone)]
 pub struct Replay {
     pub trace: std::sync::Arc<Trace>,
+    /// When the trace names sessions: each conversation's entries, in time order, the
+    /// conversations ordered by their first entry (an entry without a session is one alone).
+    pub sessions: Option<std::sync::Arc<Vec<Vec<usize>>>>,
     blocks: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<str>>>>,
 }
 
 impl Replay {
     pub fn new(trace: Trace) -> Replay {
         Replay {
+            sessions: group_sessions(&trace.entries).map(std::sync::Arc::new),
             trace: std::sync::Arc::new(trace),
             blocks: Default::default(),
         }
@@ -135,8 +150,43 @@ impl Replay {
             "span_s": self.trace.span_s(),
             "time_scale": self.trace.scale,
             "prefix_reuse": self.trace.prefix_reuse(),
+            "sessions": self.sessions.as_ref().map(|s| s.len()),
         })
     }
+}
+
+/// The conversations of a trace whose entries name sessions (None when none does).
+fn group_sessions(entries: &[TraceEntry]) -> Option<Vec<Vec<usize>>> {
+    entries.iter().any(|e| e.session.is_some()).then(|| {
+        let mut index = std::collections::HashMap::<u64, usize>::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            match e.session.and_then(|s| index.get(&s).copied()) {
+                Some(g) => groups[g].push(i),
+                None => {
+                    if let Some(s) = e.session {
+                        index.insert(s, groups.len());
+                    }
+                    groups.push(vec![i]);
+                }
+            }
+        }
+        groups
+    })
+}
+
+/// A session id as a number: the number itself, else a hash of the text.
+fn session_id(text: &str) -> Option<u64> {
+    let t = text.trim().trim_matches('"');
+    if t.is_empty() {
+        return None;
+    }
+    Some(t.parse().unwrap_or_else(|_| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        t.hash(&mut h);
+        h.finish()
+    }))
 }
 
 impl super::Workload {
@@ -156,26 +206,39 @@ impl super::Workload {
             };
             return (super::Content::Prompt(text), out);
         }
-        let mut rng = self.rng(6, i);
         let mut parts: Vec<std::sync::Arc<str>> = Vec::new();
         let mut left = e.input_tokens;
+        let mut tail_tag = self.tag(i);
         for id in &e.hash_ids {
-            if left == 0 {
+            if left < BLOCK_TOKENS {
+                // The last block, cut to the entry's length: text of its own.
+                tail_tag = self.block_tag(*id);
                 break;
             }
-            if left >= BLOCK_TOKENS {
-                parts.push(self.block(r, *id));
-                left -= BLOCK_TOKENS;
-            } else {
-                let tag = self.block_tag(*id);
-                parts.push(self.text(left, &tag, &mut rng).into());
-                left = 0;
+            parts.push(self.block(r, *id));
+            left -= BLOCK_TOKENS;
+        }
+        let mut head = parts.join("\n");
+        if left == 0 {
+            return (super::Content::Prompt(head), out);
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        // The joins between blocks may merge or add tokens: the tail absorbs the difference,
+        // so the whole prompt has exactly the entry's length under the tokenizer.
+        let tok = self.tokenizer.as_deref().expect("traces have a tokenizer");
+        let mut n = left;
+        let mut prompt = String::new();
+        for _ in 0..4 {
+            prompt = format!("{head}{}", self.text(n, &tail_tag, &mut self.rng(6, i)));
+            let diff = tok.count(&prompt) as i64 - e.input_tokens as i64;
+            if diff == 0 || (n == 1 && diff > 0) {
+                break;
             }
+            n = (n as i64 - diff).max(1) as usize;
         }
-        if left > 0 {
-            parts.push(self.text(left, &self.tag(i), &mut rng).into());
-        }
-        (super::Content::Prompt(parts.join("\n")), out)
+        (super::Content::Prompt(prompt), out)
     }
 
     fn block_tag(&self, id: u64) -> String {
@@ -195,6 +258,70 @@ impl super::Workload {
                     .into()
             })
             .clone()
+    }
+
+    /// Turn `turn` of a trace's conversation `conv`: the history so far (the user messages
+    /// sent, the server's answers in `h`), then a new user message. An entry's prompt length
+    /// is taken as the whole prompt (a stateless API's request holds the history): the new
+    /// message fills what the history leaves, at least [`MIN_TURN_TOKENS`]. A prompt given as
+    /// text is sent as the new message. Without a real answer (a synthetic history) the
+    /// previous turn's answer is generated text of its output length.
+    pub fn trace_turn_body(&self, conv: u64, turn: u64, h: &mut super::History) -> Bytes {
+        let super::Source::Trace(r) = &self.source else {
+            return self.body(conv);
+        };
+        let Some(i) = r
+            .sessions
+            .as_ref()
+            .and_then(|s| s.get(conv as usize)?.get(turn as usize))
+        else {
+            return self.body(conv);
+        };
+        let tok = self.tokenizer.as_deref().expect("traces have a tokenizer");
+        let mut rng = self.rng(6, *i as u64);
+        let t = turn as usize;
+        if t > 0 && h.answers.len() < t {
+            let prev = &r.trace.entries[r.sessions.as_ref().unwrap()[conv as usize][t - 1]];
+            let n = prev.output_tokens.unwrap_or(self.opts.max_tokens) as usize;
+            let a = self.text(n, "", &mut rng);
+            h.answers.push(a);
+        }
+        if t > 0 {
+            h.tokens += tok.count(&h.answers[t - 1]);
+        }
+        let e = &r.trace.entries[*i];
+        let tag = if t == 0 {
+            self.tag(*i as u64)
+        } else {
+            String::new()
+        };
+        let user = match &e.prompt {
+            Some(p) if tag.is_empty() => p.clone(),
+            Some(p) => format!("{tag} {p}"),
+            None => {
+                let n = e.input_tokens.saturating_sub(h.tokens).max(MIN_TURN_TOKENS);
+                self.text(n, &tag, &mut rng)
+            }
+        };
+        h.tokens += tok.count(&user);
+        h.users.push(user);
+        let mut msgs = Vec::with_capacity(2 * h.users.len());
+        for (k, u) in h.users.iter().enumerate() {
+            msgs.push(serde_json::json!({"role": "user", "content": u}));
+            if let Some(a) = h.answers.get(k).filter(|_| k < t) {
+                msgs.push(serde_json::json!({"role": "assistant", "content": a}));
+            }
+        }
+        let out = e.output_tokens.unwrap_or(self.opts.max_tokens);
+        super::render_body(&self.opts, &super::Content::Messages(msgs), out)
+    }
+
+    /// A trace's conversations (entry indices), when its entries name sessions.
+    pub fn trace_sessions(&self) -> Option<std::sync::Arc<Vec<Vec<usize>>>> {
+        match &self.source {
+            super::Source::Trace(r) => r.sessions.clone(),
+            _ => None,
+        }
     }
 
     /// A trace's arrival offsets (seconds), when the workload is one.
@@ -280,6 +407,7 @@ fn jsonl(text: &str, format: TraceFormat) -> anyhow::Result<Raw> {
                     .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
                     .unwrap_or_default(),
                 prompt: None,
+                session: None,
             },
             _ => {
                 let prompt = v.get("prompt").and_then(|p| p.as_str()).map(String::from);
@@ -293,6 +421,10 @@ fn jsonl(text: &str, format: TraceFormat) -> anyhow::Result<Raw> {
                     output_tokens: num("output_tokens").map(|x| x as u32),
                     hash_ids: Vec::new(),
                     prompt,
+                    session: v.get("session_id").and_then(|s| match s {
+                        serde_json::Value::String(t) => session_id(t),
+                        other => session_id(&other.to_string()),
+                    }),
                 }
             }
         };
@@ -319,6 +451,9 @@ fn burstgpt(text: &str) -> anyhow::Result<Raw> {
         col("request tokens")?,
         col("response tokens")?,
     );
+    let session = head
+        .iter()
+        .position(|c| matches!(c.as_str(), "session id" | "sessionid" | "session_id"));
     let mut out = Vec::new();
     for (n, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -336,6 +471,9 @@ fn burstgpt(text: &str) -> anyhow::Result<Raw> {
                 output_tokens: Some(get(resp)? as u32),
                 hash_ids: Vec::new(),
                 prompt: None,
+                session: session
+                    .and_then(|i| cells.get(i))
+                    .and_then(|c| session_id(c)),
             },
         ));
     }
@@ -418,6 +556,7 @@ mod tests {
             output_tokens: None,
             hash_ids: ids,
             prompt: None,
+            session: None,
         };
         let t = Trace {
             scale: 1.0,
