@@ -228,30 +228,30 @@ async fn a_failed_turn_ends_its_conversation_and_caching_grows_by_turn() {
     sim.stop().await;
 }
 
+/// 10 sessions of 3 turns, one arrival each 100 ms for 1 s (the think time last).
+const OPEN_SESSIONS: &[&str] = &[
+    "--dataset",
+    "multi-turn",
+    "--turns",
+    "3",
+    "--input-tokens",
+    "16",
+    "--max-tokens",
+    "4",
+    "--rate",
+    "10",
+    "--arrival",
+    "constant",
+    "--duration",
+    "1s",
+    "--think-time",
+    "50ms",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_the_open_loop_each_arrival_starts_a_session() {
     let sim = start_sim(timed(10.0, 1.0)).await;
-    let args = throughput_args(
-        &sim.url(),
-        &[
-            "--dataset",
-            "multi-turn",
-            "--turns",
-            "3",
-            "--input-tokens",
-            "16",
-            "--max-tokens",
-            "4",
-            "--rate",
-            "10",
-            "--arrival",
-            "constant",
-            "--duration",
-            "1s",
-            "--think-time",
-            "50ms",
-        ],
-    );
+    let args = throughput_args(&sim.url(), OPEN_SESSIONS);
     let r = llmbench::commands::throughput::execute(&args)
         .await
         .unwrap();

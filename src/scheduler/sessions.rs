@@ -142,8 +142,11 @@ impl User<'_> {
             let mut due = if turn == 0 { p.scheduled_ns } else { None };
             if let Some(&(_, off)) = timed.and_then(|t| t.get(turn as usize)) {
                 // A trace's turn: at its time, or when the previous answer came if later.
-                let at = ((off * 1e9) as u64).max(self.clock.now_ns());
-                due = Some(if turn == 0 { (off * 1e9) as u64 } else { at });
+                let mut at = (off * 1e9) as u64;
+                if turn > 0 {
+                    at = at.max(self.clock.now_ns());
+                }
+                due = Some(at);
                 if !self.wait_until(at).await {
                     return false;
                 }

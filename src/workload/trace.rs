@@ -270,18 +270,17 @@ impl super::Workload {
         let super::Source::Trace(r) = &self.source else {
             return self.body(conv);
         };
-        let Some(i) = r
-            .sessions
-            .as_ref()
-            .and_then(|s| s.get(conv as usize)?.get(turn as usize))
-        else {
+        let Some(turns) = r.sessions.as_ref().and_then(|s| s.get(conv as usize)) else {
+            return self.body(conv);
+        };
+        let Some(i) = turns.get(turn as usize) else {
             return self.body(conv);
         };
         let tok = self.tokenizer.as_deref().expect("traces have a tokenizer");
         let mut rng = self.rng(6, *i as u64);
         let t = turn as usize;
         if t > 0 && h.answers.len() < t {
-            let prev = &r.trace.entries[r.sessions.as_ref().unwrap()[conv as usize][t - 1]];
+            let prev = &r.trace.entries[turns[t - 1]];
             let n = prev.output_tokens.unwrap_or(self.opts.max_tokens) as usize;
             let a = self.text(n, "", &mut rng);
             h.answers.push(a);
