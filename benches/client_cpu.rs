@@ -80,6 +80,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         temperature: None,
         ignore_eos: true,
         include_usage: true,
+        options: Default::default(),
     };
     let body = render_body(
         &opts,

@@ -147,9 +147,13 @@ pub struct RequestRecord {
     pub headers_ns: Option<u64>,
     /// Stream end or body fully read (or the moment of failure).
     pub done_ns: u64,
-    /// One timestamp per content event (a chunk carrying generated text).
+    /// One timestamp per content event (a chunk carrying generated text of any kind:
+    /// reasoning, answer, tool call).
     #[serde(default)]
     pub content_ns: Vec<u64>,
+    /// The first answer event (answer text or a tool call, not reasoning): TTFO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_answer_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +161,16 @@ pub struct RequestRecord {
     /// Prompt tokens the server served from its prefix cache (usage's `cached_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
+    /// Reasoning tokens, part of `output_tokens` (usage's details, else the tokenizer over the
+    /// reasoning text, else one per reasoning event); present only when the response reasoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// The answer was (or held) a tool call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tool_call: bool,
+    /// Embeddings: the vectors returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u64>,
     pub token_source: TokenSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -191,7 +205,7 @@ const NS_PER_MS: f64 = 1e6;
 const NONE: u64 = u64::MAX;
 const NONE32: u32 = u32::MAX;
 
-/// What the statistics need of one request, in 64 bytes: its times, counts and outcome, without
+/// What the statistics need of one request, in 80 bytes: its times, counts and outcome, without
 /// the per-token timestamps and the texts of the full record. A long run keeps one per request
 /// (see `metrics::accumulate`); the per-request metrics are defined here, once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,7 +215,11 @@ pub struct Row {
     pub done_ns: u64,
     scheduled_ns: u64,
     first_content_ns: u64,
+    first_answer_ns: u64,
     output_tokens: u32,
+    reasoning_tokens: u32,
+    /// Embeddings: inputs of the request (0: not an embeddings request).
+    pub inputs: u32,
     pub prompt_tokens: u32,
     pub cached_tokens: u32,
     /// Content events received.
@@ -210,6 +228,7 @@ pub struct Row {
     pub kind: Option<FailureKind>,
     pub warmup: bool,
     pub token_source: TokenSource,
+    pub tool_call: bool,
 }
 
 fn small(v: u64) -> u32 {
@@ -224,7 +243,10 @@ impl Row {
             done_ns: r.done_ns,
             scheduled_ns: r.scheduled_ns.unwrap_or(NONE),
             first_content_ns: r.content_ns.first().copied().unwrap_or(NONE),
+            first_answer_ns: r.first_answer_ns.unwrap_or(NONE),
             output_tokens: r.output_tokens.map_or(NONE32, small),
+            reasoning_tokens: r.reasoning_tokens.map_or(NONE32, small),
+            inputs: r.inputs.map_or(0, small),
             prompt_tokens: r.prompt_tokens.map_or(0, small),
             cached_tokens: r.cached_tokens.map_or(0, small),
             events: small(r.content_ns.len() as u64),
@@ -232,7 +254,38 @@ impl Row {
             kind: r.error.as_ref().map(|e| e.kind),
             warmup: r.warmup,
             token_source: r.token_source,
+            tool_call: r.tool_call,
         }
+    }
+
+    /// The response reasoned (reasoning tokens were counted).
+    pub fn reasoned(&self) -> bool {
+        self.reasoning_tokens != NONE32
+    }
+
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.reasoned().then_some(self.reasoning_tokens as u64)
+    }
+
+    /// First answer event − sent: time to first output token (TTFO), the answer's first token
+    /// after any reasoning.
+    pub fn ttfo_ms(&self) -> Option<f64> {
+        (self.first_answer_ns != NONE)
+            .then(|| self.first_answer_ns.saturating_sub(self.sent_ns) as f64 / NS_PER_MS)
+    }
+
+    /// TTFO − TTFT of a response that reasoned: how long its reasoning held the answer back.
+    pub fn reasoning_ms(&self) -> Option<f64> {
+        if !self.reasoned() || self.first_content_ns == NONE || self.first_answer_ns == NONE {
+            return None;
+        }
+        Some(self.first_answer_ns.saturating_sub(self.first_content_ns) as f64 / NS_PER_MS)
+    }
+
+    /// Output tokens per content event (above 1: the server bundles tokens into events).
+    pub fn tokens_per_event(&self) -> Option<f64> {
+        let n = self.output_tokens()?;
+        (self.events > 0).then(|| n as f64 / self.events as f64)
     }
 
     pub fn scheduled_ns(&self) -> Option<u64> {
@@ -340,6 +393,18 @@ impl RequestRecord {
         self.row().e2e_ms()
     }
 
+    pub fn ttfo_ms(&self) -> Option<f64> {
+        self.row().ttfo_ms()
+    }
+
+    pub fn reasoning_ms(&self) -> Option<f64> {
+        self.row().reasoning_ms()
+    }
+
+    pub fn tokens_per_event(&self) -> Option<f64> {
+        self.row().tokens_per_event()
+    }
+
     /// Gaps between consecutive content events, ns.
     pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
         self.content_ns
@@ -412,6 +477,19 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_holds_the_first_answer_token_back() {
+        let mut r = rec();
+        r.first_answer_ns = Some(141_000_000); // two reasoning events, then the answer
+        r.reasoning_tokens = Some(2);
+        let row = r.row();
+        assert_eq!((row.ttft_ms(), row.ttfo_ms()), (Some(100.0), Some(140.0)));
+        assert_eq!(row.reasoning_ms(), Some(40.0));
+        assert_eq!(row.tokens_per_event(), Some(1.0));
+        r.reasoning_tokens = None;
+        assert_eq!(r.row().reasoning_ms(), None);
+    }
+
+    #[test]
     fn single_token_has_no_tpot() {
         let mut r = rec();
         r.output_tokens = Some(1);
@@ -419,8 +497,8 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_64_bytes_and_keeps_the_metrics() {
-        assert_eq!(std::mem::size_of::<Row>(), 64);
+    fn a_row_is_80_bytes_and_keeps_the_metrics() {
+        assert_eq!(std::mem::size_of::<Row>(), 80);
         let mut r = rec();
         r.scheduled_ns = Some(500_000);
         r.level = Some(3);

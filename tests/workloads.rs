@@ -51,6 +51,7 @@ async fn random_prompts_have_the_asked_length_and_the_server_agrees() {
         temperature: None,
         ignore_eos: false,
         include_usage: true,
+        options: Default::default(),
     };
     let w = Workload::build(&spec, opts).unwrap();
     let tok = w.tokenizer.clone().unwrap();

@@ -275,6 +275,18 @@ pub struct SimArgs {
     /// Turn prefix caching off.
     #[arg(long)]
     pub no_prefix_caching: bool,
+    /// A reasoning model: the first N tokens of every answer are reasoning
+    /// (`reasoning_content` on chat, thinking blocks on messages, reasoning items on
+    /// responses), counted in usage's reasoning tokens.
+    #[arg(long, default_value_t = 0)]
+    pub reasoning_tokens: u32,
+    /// Tokens per streamed event (above 1: bundled, as with speculative decoding): an event
+    /// waits until it holds this many.
+    #[arg(long, default_value_t = 1)]
+    pub tokens_per_chunk: u32,
+    /// Numbers per embedding vector (/v1/embeddings).
+    #[arg(long, default_value_t = 384)]
+    pub embedding_dim: usize,
     /// Fault: probability of answering a request with --error-status.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,

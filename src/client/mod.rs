@@ -430,6 +430,7 @@ impl Client {
         let tok = self.tokenizer.as_deref();
         let mut obs = Observation {
             text: (tok.is_some() || self.keep_answers).then(String::new),
+            reasoning_text: tok.is_some().then(String::new),
             ..Observation::default()
         };
         let read = if self.endpoint.stream {

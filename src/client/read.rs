@@ -101,13 +101,16 @@ pub(super) async fn read_stream(
             }
         };
         let was_done = obs.done_marker;
-        let content_ns = &mut rec.content_ns;
+        let (content_ns, first_answer) = (&mut rec.content_ns, &mut rec.first_answer_ns);
         let mut on_event = |ev: crate::protocol::SseEvent<'_>| {
             events += 1;
             match api.on_event(ev, obs) {
-                Ok(content) => {
-                    if content {
+                Ok(part) => {
+                    if part.is_generated() {
                         content_ns.push(t);
+                        if part.is_answer() && first_answer.is_none() {
+                            *first_answer = Some(t);
+                        }
                     }
                     true
                 }
@@ -233,11 +236,24 @@ pub(super) fn apply_observation(
     rec.cached_tokens = obs.cached_tokens;
     rec.finish_reason = obs.finish_reason;
     rec.server_timings = obs.server_timings;
+    rec.tool_call = obs.tool_call;
+    rec.inputs = obs.inputs;
+    let count = |s: &Option<String>| match (tok, s.as_deref()) {
+        (Some(t), Some(s)) => t.count(s) as u64,
+        _ => 0,
+    };
+    rec.reasoning_tokens = match obs.reasoning_tokens {
+        Some(n) if n > 0 || obs.reasoning_parts > 0 => Some(n),
+        _ if obs.reasoning_parts == 0 => None,
+        _ if tok.is_some() => Some(count(&obs.reasoning_text)),
+        _ => Some(obs.reasoning_parts),
+    };
     let predicted = rec
         .server_timings
         .as_ref()
         .and_then(|t| t.predicted_n)
         .filter(|n| *n >= 0.0 && n.fract() == 0.0);
+    let has_text = |s: &Option<String>| s.as_deref().is_some_and(|t| !t.is_empty());
     match obs.output_tokens {
         Some(n) => {
             rec.output_tokens = Some(n);
@@ -247,9 +263,8 @@ pub(super) fn apply_observation(
             rec.output_tokens = predicted.map(|n| n as u64);
             rec.token_source = TokenSource::ServerTimings;
         }
-        None if tok.is_some() && obs.text.as_deref().is_some_and(|t| !t.is_empty()) => {
-            let text = obs.text.as_deref().unwrap_or_default();
-            rec.output_tokens = tok.map(|t| t.count(text) as u64);
+        None if tok.is_some() && (has_text(&obs.text) || has_text(&obs.reasoning_text)) => {
+            rec.output_tokens = Some(count(&obs.text) + count(&obs.reasoning_text));
             rec.token_source = TokenSource::Tokenizer;
         }
         None if !rec.content_ns.is_empty() => {

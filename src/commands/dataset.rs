@@ -24,6 +24,7 @@ pub fn dataset(args: DatasetArgs) -> anyhow::Result<ExitCode> {
             temperature: None,
             ignore_eos: false,
             include_usage: false,
+            options: Default::default(),
         },
     )?;
     let file = std::fs::File::create(&args.out)

@@ -31,6 +31,9 @@ pub fn config_from_args(a: &SimArgs) -> SimConfig {
     set!(decode_per_seq_ms);
     c.request_timeout_ms = a.request_timeout.map(|d: Duration| d.as_millis() as u64);
     c.eos_prob = a.eos_prob;
+    c.reasoning_tokens = a.reasoning_tokens;
+    c.tokens_per_chunk = a.tokens_per_chunk.max(1);
+    c.embedding_dim = a.embedding_dim;
     c.seed = a.seed;
     c.tokenizer = a.tokenizer.clone();
     c.prefix_caching = (c.prefix_caching || a.prefix_caching) && !a.no_prefix_caching;

@@ -393,6 +393,7 @@ impl Requests {
                 temperature: req.temperature,
                 ignore_eos: req.ignore_eos,
                 include_usage: target.include_usage,
+                options: Default::default(),
             },
         )?;
         Ok(Requests {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{lenient_count, ErrorKind, Observation, SseEvent};
+use super::{lenient_count, ErrorKind, Observation, Part, SseEvent};
 
 pub const VERSION: &str = "2023-06-01";
 
@@ -132,10 +132,10 @@ fn apply_usage(u: &Usage, obs: &mut Observation) {
     }
 }
 
-pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String> {
+pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<Part, String> {
     let data = ev.data.trim();
     if data.is_empty() {
-        return Ok(false);
+        return Ok(Part::Nothing);
     }
     let parsed: StreamEvent<'_> = serde_json::from_str(data).map_err(|e| {
         let mut end = data.len().min(120);
@@ -151,22 +151,18 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String>
             }
         }
         StreamEvent::ContentBlockDelta { delta } => {
-            let mut n = 0;
-            for s in [
-                delta.text.as_deref(),
-                delta.thinking.as_deref(),
-                delta.partial_json.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                n += s.len();
-                obs.push_text(s);
+            let mut part = Part::Nothing;
+            for (kind, s) in [
+                (Part::Reasoning, delta.thinking.as_deref()),
+                (Part::Answer, delta.text.as_deref()),
+                (Part::ToolCall, delta.partial_json.as_deref()),
+            ] {
+                if let Some(s) = s.filter(|s| !s.is_empty()) {
+                    obs.push(kind, s);
+                    part = part.max(kind);
+                }
             }
-            if n > 0 {
-                obs.output_chars += n as u64;
-                return Ok(true);
-            }
+            return Ok(part);
         }
         StreamEvent::MessageDelta { delta, usage } => {
             if let Some(u) = &usage {
@@ -180,10 +176,17 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String>
         StreamEvent::Error { error } => {
             obs.server_error = Some(format!("{}: {}", error.kind, error.message));
         }
-        StreamEvent::ContentBlockStart { .. } | StreamEvent::ContentBlockStop {} => {}
+        StreamEvent::ContentBlockStart { content_block } => {
+            // A tool call's name comes in its block's start; its input follows in pieces.
+            let block = content_block.as_ref();
+            if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
+                obs.tool_call = true;
+            }
+        }
+        StreamEvent::ContentBlockStop {} => {}
         StreamEvent::Ping {} | StreamEvent::Other => {}
     }
-    Ok(false)
+    Ok(Part::Nothing)
 }
 
 pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
@@ -204,11 +207,16 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
         apply_usage(u, obs);
     }
     for block in &m.content {
-        for key in ["text", "thinking"] {
-            if let Some(t) = block.get(key).and_then(|t| t.as_str()) {
-                obs.output_chars += t.len() as u64;
-                obs.push_text(t);
-            }
+        if let Some(t) = block.get("thinking").and_then(Value::as_str) {
+            obs.push(Part::Reasoning, t);
+        }
+        if let Some(t) = block.get("text").and_then(Value::as_str) {
+            obs.push(Part::Answer, t);
+        }
+        if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+            let input = block.get("input").map(Value::to_string).unwrap_or_default();
+            obs.push(Part::ToolCall, &input);
+            obs.tool_call = true;
         }
     }
     obs.finish_reason = m.stop_reason;
@@ -222,12 +230,40 @@ pub fn response_id(n: u64) -> String {
     format!("msg_sim{n}")
 }
 
-/// A `content_block_delta` event, before and after the JSON string of its text.
-pub fn token_frame() -> (String, &'static str) {
-    (
-        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":".to_string(),
-        "}}\n\n",
-    )
+/// The delta type and text key of a part's `content_block_delta`.
+pub fn delta_keys(part: Part) -> (&'static str, &'static str) {
+    match part {
+        Part::Reasoning => ("thinking_delta", "thinking"),
+        Part::ToolCall => ("input_json_delta", "partial_json"),
+        _ => ("text_delta", "text"),
+    }
+}
+
+/// The `content_block_start` of block `k`, a part of the answer.
+pub fn block_start(k: u32, part: Part, tool_id: &str, tool: Option<&str>) -> Value {
+    let block = match part {
+        Part::Reasoning => json!({"type": "thinking", "thinking": ""}),
+        Part::ToolCall => {
+            json!({"type": "tool_use", "id": tool_id, "name": tool.unwrap_or("tool"), "input": {}})
+        }
+        _ => json!({"type": "text", "text": ""}),
+    };
+    json!({"type": "content_block_start", "index": k, "content_block": block})
+}
+
+/// The content blocks of a whole message: thinking, then text or a tool call.
+pub fn blocks(reasoning: &str, text: &str, tool_id: &str, tool: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    if !reasoning.is_empty() {
+        out.push(json!({"type": "thinking", "thinking": reasoning, "signature": ""}));
+    }
+    out.push(match tool {
+        Some(name) => {
+            json!({"type": "tool_use", "id": tool_id, "name": name, "input": {"text": text}})
+        }
+        None => json!({"type": "text", "text": text}),
+    });
+    out
 }
 
 /// `usage` of a message: uncached input, cache reads, output.
@@ -235,20 +271,13 @@ pub fn usage_json(prompt: u32, output: u32, cached: u32) -> Value {
     json!({"input_tokens": prompt - cached, "cache_read_input_tokens": cached, "output_tokens": output})
 }
 
-/// The events that open a stream: message_start, content_block_start, ping.
-pub fn stream_start(id: &str, model: &Value, usage: Value) -> Vec<(&'static str, Value)> {
-    vec![
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
-            "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        ("ping", json!({"type": "ping"})),
-    ]
+/// The event that opens a stream (the first block's start and a ping follow).
+pub fn stream_start(id: &str, model: &Value, usage: Value) -> (&'static str, Value) {
+    (
+        "message_start",
+        json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+        "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage}}),
+    )
 }
 
 /// A delta event cut inside its JSON (a malformed-stream fault).
@@ -262,13 +291,9 @@ pub fn finish_reason(length: bool) -> &'static str {
     }
 }
 
-/// The events that end a stream: content_block_stop, message_delta, message_stop.
+/// The events that end a stream (after the last block's stop): message_delta, message_stop.
 pub fn stream_end(reason: &str, output: u32) -> Vec<(&'static str, Value)> {
     vec![
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
         (
             "message_delta",
             json!({"type": "message_delta",
@@ -279,9 +304,9 @@ pub fn stream_end(reason: &str, output: u32) -> Vec<(&'static str, Value)> {
 }
 
 /// A whole (non-streamed) message.
-pub fn whole(id: &str, model: &Value, text: &str, reason: &str, usage: Value) -> Value {
+pub fn whole(id: &str, model: &Value, content: Vec<Value>, reason: &str, usage: Value) -> Value {
     json!({"id": id, "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": text}], "stop_reason": reason, "stop_sequence": null,
+        "content": content, "stop_reason": reason, "stop_sequence": null,
         "usage": usage})
 }
 
@@ -352,7 +377,10 @@ mod tests {
         let mut obs = Observation::default();
         let mut content = 0;
         for (e, d) in STREAM {
-            if on_event(SseEvent { event: e, data: d }, &mut obs).unwrap() {
+            if on_event(SseEvent { event: e, data: d }, &mut obs)
+                .unwrap()
+                .is_generated()
+            {
                 content += 1;
             }
         }
@@ -361,6 +389,41 @@ mod tests {
         assert_eq!(obs.output_tokens, Some(15));
         assert_eq!(obs.finish_reason.as_deref(), Some("end_turn"));
         assert!(obs.is_complete(Api::Messages));
+    }
+
+    #[test]
+    fn thinking_and_tool_use_blocks_are_told_apart() {
+        let mut obs = Observation::default();
+        let events = [
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me see"}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"abc"}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"get","input":{}}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\": 1}"}}"#,
+            ),
+        ];
+        let parts: Vec<Part> = events
+            .iter()
+            .map(|(e, d)| on_event(SseEvent { event: e, data: d }, &mut obs).unwrap())
+            .collect();
+        use Part::*;
+        assert_eq!(parts, [Nothing, Reasoning, Nothing, Nothing, ToolCall]);
+        assert!(obs.tool_call);
+        assert_eq!(obs.reasoning_parts, 1);
     }
 
     #[test]
@@ -401,7 +464,7 @@ mod tests {
             event: "x",
             data: r#"{"type":"weird"}"#,
         };
-        assert_eq!(on_event(weird, &mut obs), Ok(false));
+        assert_eq!(on_event(weird, &mut obs), Ok(Part::Nothing));
         let broken = SseEvent {
             event: "content_block_delta",
             data: r#"{"type":"content_block_delta","delta":{"#,

@@ -6,14 +6,16 @@
 //! and says whether the event carried generated text. Nothing here reads a clock.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod openai;
 pub mod request;
+pub mod responses;
 pub mod sse;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
-pub use request::{build_headers, render_body, BodyOptions, Content};
+pub use request::{build_headers, render_batch, render_body, BodyOptions, Content, RequestOptions};
 pub use sse::{SseDecoder, SseEvent};
 
 /// Which HTTP API a request speaks.
@@ -26,10 +28,20 @@ pub enum Api {
     Completions,
     /// Anthropic `/v1/messages`
     Messages,
+    /// OpenAI `/v1/responses` (the Responses API)
+    Responses,
+    /// OpenAI `/v1/embeddings` (not generated: latency and inputs per second)
+    Embeddings,
 }
 
 impl crate::units::Named for Api {
-    const ALL: &'static [Api] = &[Api::Chat, Api::Completions, Api::Messages];
+    const ALL: &'static [Api] = &[
+        Api::Chat,
+        Api::Completions,
+        Api::Messages,
+        Api::Responses,
+        Api::Embeddings,
+    ];
     fn name(self) -> &'static str {
         Api::name(self)
     }
@@ -41,6 +53,8 @@ impl Api {
             Api::Chat => "/v1/chat/completions",
             Api::Completions => "/v1/completions",
             Api::Messages => "/v1/messages",
+            Api::Responses => "/v1/responses",
+            Api::Embeddings => "/v1/embeddings",
         }
     }
 
@@ -49,14 +63,23 @@ impl Api {
             Api::Chat => "chat",
             Api::Completions => "completions",
             Api::Messages => "messages",
+            Api::Responses => "responses",
+            Api::Embeddings => "embeddings",
         }
     }
 
-    /// Interpret one SSE event. `Ok(true)` when it carried generated text (a content event).
-    pub fn on_event(self, ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String> {
+    /// It generates text (and so can stream); embeddings do not.
+    pub fn generates(self) -> bool {
+        self != Api::Embeddings
+    }
+
+    /// Interpret one SSE event: what generated output it carried, if any.
+    pub fn on_event(self, ev: SseEvent<'_>, obs: &mut Observation) -> Result<Part, String> {
         match self {
             Api::Chat | Api::Completions => openai::on_event(ev, obs),
             Api::Messages => anthropic::on_event(ev, obs),
+            Api::Responses => responses::on_event(ev, obs),
+            Api::Embeddings => Err("an embeddings response is not an event stream".into()),
         }
     }
 
@@ -65,6 +88,8 @@ impl Api {
         match self {
             Api::Chat | Api::Completions => openai::on_body(body, obs),
             Api::Messages => anthropic::on_body(body, obs),
+            Api::Responses => responses::on_body(body, obs),
+            Api::Embeddings => embeddings::on_body(body, obs),
         }
     }
 }
@@ -78,27 +103,78 @@ pub enum ErrorKind {
     Server,
 }
 
+/// What a streamed event carried: nothing generated, reasoning text, answer text, or a piece
+/// of a tool call. An event with several parts reads as the most answer-like one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Nothing,
+    Reasoning,
+    Answer,
+    ToolCall,
+}
+
+impl Part {
+    /// Generated output of any kind (a content event: timed, counted in ITL).
+    pub fn is_generated(self) -> bool {
+        self != Part::Nothing
+    }
+
+    /// Part of the answer proper (text or a tool call), as opposed to reasoning.
+    pub fn is_answer(self) -> bool {
+        matches!(self, Part::Answer | Part::ToolCall)
+    }
+}
+
 /// What the client learned from a response, apart from timing.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Observation {
     pub prompt_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
+    /// Reasoning tokens as usage reports them (`completion_tokens_details.reasoning_tokens`,
+    /// `output_tokens_details.reasoning_tokens`); part of `output_tokens`.
+    pub reasoning_tokens: Option<u64>,
     pub finish_reason: Option<String>,
-    /// `[DONE]` (OpenAI) or `message_stop` (Anthropic) was seen.
+    /// `[DONE]` (OpenAI), `message_stop` (Anthropic) or a terminal `response.*` event was seen.
     pub done_marker: bool,
-    /// Characters of generated text (content and reasoning).
+    /// Characters of generated text (answer, reasoning and tool-call arguments).
     pub output_chars: u64,
+    /// Events (or whole-body parts) that carried reasoning text.
+    pub reasoning_parts: u64,
+    /// The answer was (or held) a tool call.
+    pub tool_call: bool,
+    /// Embeddings: the vectors returned.
+    pub inputs: Option<u64>,
     /// An error the server reported inside a 2xx response (an `error` event or field).
     pub server_error: Option<String>,
     pub server_timings: Option<ServerTimings>,
-    /// The generated text, collected only when `Some` (a tokenizer will count it).
+    /// The answer's text (and tool-call arguments), collected only when `Some` (a tokenizer
+    /// will count it, or a session's next turn carries it).
     pub text: Option<String>,
+    /// The reasoning text, collected only when `Some` (a tokenizer will count it).
+    pub reasoning_text: Option<String>,
 }
 
 impl Observation {
-    fn push_text(&mut self, s: &str) {
-        if let Some(t) = &mut self.text {
+    /// Take one piece of generated text of kind `part`.
+    pub fn push(&mut self, part: Part, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        self.output_chars += s.len() as u64;
+        let into = match part {
+            Part::Nothing => return,
+            Part::Reasoning => {
+                self.reasoning_parts += 1;
+                &mut self.reasoning_text
+            }
+            Part::Answer => &mut self.text,
+            Part::ToolCall => {
+                self.tool_call = true;
+                &mut self.text
+            }
+        };
+        if let Some(t) = into {
             t.push_str(s);
         }
     }
@@ -110,6 +186,9 @@ impl Observation {
             // `[DONE]` but no finish_reason: that is not a complete answer.
             Api::Chat | Api::Completions => self.finish_reason.is_some(),
             Api::Messages => self.done_marker || self.finish_reason.is_some(),
+            // Only a terminal event (`response.completed`, `.incomplete`) ends a response.
+            Api::Responses => self.done_marker,
+            Api::Embeddings => self.inputs.is_some(),
         }
     }
 }

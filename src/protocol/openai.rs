@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{lenient_count, ErrorKind, Observation, ServerTimings, SseEvent};
+use super::{lenient_count, ErrorKind, Observation, Part, ServerTimings, SseEvent};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
@@ -24,12 +24,24 @@ pub struct Usage {
         deserialize_with = "lenient_details"
     )]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_details"
+    )]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptTokensDetails {
     #[serde(default, deserialize_with = "lenient_count")]
     pub cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionTokensDetails {
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// `usage` of another shape than an object reads as absent (the answer is kept).
@@ -43,10 +55,10 @@ fn lenient_timings<'de, D: serde::Deserializer<'de>>(
     Ok(serde_json::from_value(Value::deserialize(d)?).ok())
 }
 
-/// `prompt_tokens_details` of another shape than an object reads as absent.
-fn lenient_details<'de, D: serde::Deserializer<'de>>(
+/// A `*_tokens_details` of another shape than an object reads as absent.
+fn lenient_details<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
     d: D,
-) -> Result<Option<PromptTokensDetails>, D::Error> {
+) -> Result<Option<T>, D::Error> {
     Ok(serde_json::from_value(Value::deserialize(d)?).ok())
 }
 
@@ -84,6 +96,23 @@ pub struct Delta<'a> {
     /// Ollama / OpenRouter reasoning text.
     #[serde(default, borrow)]
     pub reasoning: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub tool_calls: Option<Vec<ToolCallDelta<'a>>>,
+}
+
+/// A piece of a streamed tool call: its name comes first, its arguments in pieces.
+#[derive(Debug, Deserialize)]
+pub struct ToolCallDelta<'a> {
+    #[serde(default, borrow)]
+    pub function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FunctionDelta<'a> {
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub arguments: Option<Cow<'a, str>>,
 }
 
 /// A whole (non-streaming) response of either endpoint.
@@ -115,6 +144,10 @@ pub struct FullMessage {
     pub content: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<String>,
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
 }
 
 /// Error body as OpenAI-compatible servers send it: `{"error": {"message", "type", "code"}}`.
@@ -144,22 +177,29 @@ fn apply_usage(u: &Usage, obs: &mut Observation) {
     {
         obs.cached_tokens = Some(c);
     }
+    if let Some(r) = u
+        .completion_tokens_details
+        .as_ref()
+        .and_then(|d| d.reasoning_tokens)
+    {
+        obs.reasoning_tokens = Some(r);
+    }
 }
 
-pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String> {
+pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<Part, String> {
     let data = ev.data.trim();
     if data == "[DONE]" {
         obs.done_marker = true;
-        return Ok(false);
+        return Ok(Part::Nothing);
     }
     if data.is_empty() {
-        return Ok(false);
+        return Ok(Part::Nothing);
     }
     let chunk: StreamChunk<'_> = serde_json::from_str(data)
         .map_err(|e| format!("invalid JSON in stream chunk ({e}): {}", clip(data)))?;
     if let Some(err) = &chunk.error {
         obs.server_error = Some(error_message(err));
-        return Ok(false);
+        return Ok(Part::Nothing);
     }
     if let Some(u) = &chunk.usage {
         apply_usage(u, obs);
@@ -167,30 +207,30 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<bool, String>
     if chunk.timings.is_some() {
         obs.server_timings = chunk.timings;
     }
-    let mut content = false;
+    let mut part = Part::Nothing;
     for c in &chunk.choices {
-        let mut n = 0usize;
-        let parts = [
-            c.delta.as_ref().and_then(|d| d.content.as_deref()),
-            c.delta
-                .as_ref()
-                .and_then(|d| d.reasoning_content.as_deref()),
-            c.delta.as_ref().and_then(|d| d.reasoning.as_deref()),
-            c.text.as_deref(),
-        ];
-        for s in parts.into_iter().flatten() {
-            n += s.len();
-            obs.push_text(s);
+        let mut take = |kind: Part, s: Option<&str>| {
+            if let Some(s) = s.filter(|s| !s.is_empty()) {
+                obs.push(kind, s);
+                part = part.max(kind);
+            }
+        };
+        if let Some(d) = &c.delta {
+            take(Part::Reasoning, d.reasoning_content.as_deref());
+            take(Part::Reasoning, d.reasoning.as_deref());
+            take(Part::Answer, d.content.as_deref());
+            for call in d.tool_calls.iter().flatten() {
+                let f = call.function.as_ref();
+                take(Part::ToolCall, f.and_then(|f| f.name.as_deref()));
+                take(Part::ToolCall, f.and_then(|f| f.arguments.as_deref()));
+            }
         }
-        if n > 0 {
-            content = true;
-            obs.output_chars += n as u64;
-        }
+        take(Part::Answer, c.text.as_deref());
         if let Some(f) = &c.finish_reason {
             obs.finish_reason = Some(f.to_string());
         }
     }
-    Ok(content)
+    Ok(part)
 }
 
 pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
@@ -211,19 +251,25 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
     }
     obs.server_timings = r.timings;
     for c in &r.choices {
-        let mut n = 0;
-        let parts = [
-            c.text.as_deref(),
-            c.message.as_ref().and_then(|m| m.content.as_deref()),
-            c.message
-                .as_ref()
-                .and_then(|m| m.reasoning_content.as_deref()),
-        ];
-        for s in parts.into_iter().flatten() {
-            n += s.len();
-            obs.push_text(s);
+        if let Some(m) = &c.message {
+            for s in [&m.reasoning_content, &m.reasoning].into_iter().flatten() {
+                obs.push(Part::Reasoning, s);
+            }
+            if let Some(s) = &m.content {
+                obs.push(Part::Answer, s);
+            }
+            for call in m.tool_calls.iter().flatten() {
+                let f = call.get("function");
+                for key in ["name", "arguments"] {
+                    if let Some(s) = f.and_then(|f| f.get(key)).and_then(Value::as_str) {
+                        obs.push(Part::ToolCall, s);
+                    }
+                }
+            }
         }
-        obs.output_chars += n as u64;
+        if let Some(s) = &c.text {
+            obs.push(Part::Answer, s);
+        }
         if let Some(f) = &c.finish_reason {
             obs.finish_reason = Some(f.clone());
         }
@@ -250,18 +296,37 @@ pub fn response_id(chat: bool, n: u64) -> String {
     }
 }
 
-/// A streamed token chunk, before and after the JSON string of its text.
+/// A streamed answer chunk, before and after the JSON string of its text (the chunk's closing
+/// brace, after any `usage`, is the caller's).
 pub fn token_frame(chat: bool, id: &str, created: u64, model_json: &str) -> (String, &'static str) {
     if chat {
         (
             format!("data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":{model_json},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":"),
-            "},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+            "},\"logprobs\":null,\"finish_reason\":null}]",
         )
     } else {
         (
             format!("data: {{\"id\":\"{id}\",\"object\":\"text_completion\",\"created\":{created},\"model\":{model_json},\"choices\":[{{\"index\":0,\"text\":"),
-            ",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+            ",\"logprobs\":null,\"finish_reason\":null}]",
         )
+    }
+}
+
+/// A chat delta's opening for a part other than the answer's text, up to the JSON string of
+/// its text: reasoning (`reasoning_content`, as vLLM and DeepSeek send it) or a tool call's
+/// arguments (its first chunk names the call and the tool). A tool call's delta closes with
+/// `}}]` after the text.
+pub fn part_head(part: Part, first: bool, id: &str, tool: Option<&str>) -> String {
+    match (part, first) {
+        (Part::Reasoning, _) => "\"reasoning_content\":".into(),
+        (Part::ToolCall, true) => {
+            let name = serde_json::to_string(tool.unwrap_or("tool")).expect("a string serialises");
+            format!("\"tool_calls\":[{{\"index\":0,\"id\":\"call_{id}\",\"type\":\"function\",\"function\":{{\"name\":{name},\"arguments\":")
+        }
+        (Part::ToolCall, false) => {
+            "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":".into()
+        }
+        _ => "\"content\":".into(),
     }
 }
 
@@ -322,23 +387,40 @@ pub fn stream_end(
 /// The stream's last line.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
+/// What a whole answer holds: reasoning, text, or a tool call's arguments.
+pub struct Message<'a> {
+    pub reasoning: &'a str,
+    pub text: &'a str,
+    pub tool: Option<&'a str>,
+    pub call_id: &'a str,
+}
+
 /// A whole (non-streamed) response.
 pub fn whole(
     chat: bool,
     id: &str,
     created: u64,
     model: &Value,
-    text: &str,
+    m: Message<'_>,
     reason: &str,
     usage: Value,
 ) -> Value {
     if chat {
+        let mut message = json!({"role": "assistant", "content": m.text});
+        if !m.reasoning.is_empty() {
+            message["reasoning_content"] = json!(m.reasoning);
+        }
+        if let Some(tool) = m.tool {
+            message["content"] = Value::Null;
+            message["tool_calls"] = json!([{"id": m.call_id, "type": "function",
+                "function": {"name": tool, "arguments": m.text}}]);
+        }
         json!({"id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": reason}],
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": reason}],
             "usage": usage})
     } else {
         json!({"id": id, "object": "text_completion", "created": created, "model": model,
-            "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": reason}], "usage": usage})
+            "choices": [{"index": 0, "text": m.text, "logprobs": null, "finish_reason": reason}], "usage": usage})
     }
 }
 
@@ -361,7 +443,10 @@ mod tests {
         let mut obs = Observation::default();
         let mut content = 0;
         for d in events {
-            if on_event(SseEvent { event: "", data: d }, &mut obs).unwrap() {
+            if on_event(SseEvent { event: "", data: d }, &mut obs)
+                .unwrap()
+                .is_generated()
+            {
                 content += 1;
             }
         }
@@ -408,6 +493,51 @@ mod tests {
             r#"{"choices":[{"delta":{"reasoning":"more"}}]}"#,
         ]);
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn reasoning_answer_and_tool_calls_are_told_apart() {
+        let mut obs = Observation {
+            text: Some(String::new()),
+            reasoning_text: Some(String::new()),
+            ..Default::default()
+        };
+        let parts: Vec<Part> = [
+            r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning_content":"let me"}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning":" think"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"Call:"}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"get","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":4}}}"#,
+        ]
+        .iter()
+        .map(|d| on_event(SseEvent { event: "", data: d }, &mut obs).unwrap())
+        .collect();
+        use Part::*;
+        assert_eq!(
+            parts,
+            [Nothing, Reasoning, Reasoning, Answer, ToolCall, ToolCall, Nothing]
+        );
+        assert!(obs.tool_call);
+        assert_eq!(obs.reasoning_parts, 2);
+        assert_eq!(obs.reasoning_tokens, Some(4));
+        assert_eq!(obs.reasoning_text.as_deref(), Some("let me think"));
+        assert_eq!(obs.text.as_deref(), Some("Call:get{\"a\":1}"));
+        assert_eq!(obs.finish_reason.as_deref(), Some("tool_calls"));
+    }
+
+    #[test]
+    fn whole_response_reasoning_and_tool_calls_are_read() {
+        let mut obs = Observation::default();
+        on_body(
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":null,"reasoning_content":"hmm","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+            &mut obs,
+        )
+        .unwrap();
+        assert!(obs.tool_call);
+        assert_eq!((obs.reasoning_parts, obs.reasoning_tokens), (1, Some(2)));
+        assert_eq!(obs.output_chars, 3 + 1 + 2);
     }
 
     #[test]

@@ -30,31 +30,120 @@ pub struct BodyOptions {
     pub ignore_eos: bool,
     /// Send `stream_options.include_usage` on OpenAI streams.
     pub include_usage: bool,
+    #[serde(default)]
+    pub options: RequestOptions,
+}
+
+/// The request options beyond the basics, each sent only when given, under the dialect's
+/// name for it (`stop` is Anthropic's `stop_sequences`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// The sampling seed (`seed` in the body; not the dataset's seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<u32>,
+    /// A JSON tools list, in the dialect's own format (`--tools FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+    /// `auto`, `none`, `required`, or a tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<String>,
+    /// Ask for usage on every chunk (`stream_options.continuous_usage_stats`, vLLM).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continuous_usage: bool,
+    /// Embeddings: inputs per request (0 or 1: one).
+    #[serde(default, skip_serializing_if = "is_one")]
+    pub batch: u32,
+    /// Fields merged into every body last (`--extra-body`): they win over the tool's own.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra_body: Map<String, Value>,
+}
+
+fn is_one(v: &u32) -> bool {
+    *v <= 1
+}
+
+impl RequestOptions {
+    /// Inputs per request (embeddings).
+    pub fn batch(&self) -> u32 {
+        self.batch.max(1)
+    }
+}
+
+/// The text of a content, as one string (a prompt; messages' contents joined).
+fn joined(content: &Content) -> String {
+    match content {
+        Content::Prompt(p) => p.clone(),
+        Content::Messages(msgs) => {
+            let text: Vec<&str> = msgs
+                .iter()
+                .filter_map(|v| v.get("content").and_then(Value::as_str))
+                .collect();
+            text.join("\n\n")
+        }
+    }
+}
+
+/// `tool_choice` in the dialect's shape.
+fn tool_choice(api: Api, choice: &str) -> Value {
+    match (api, choice) {
+        (Api::Messages, "auto" | "none") => json!({"type": choice}),
+        (Api::Messages, "required" | "any") => json!({"type": "any"}),
+        (Api::Messages, name) => json!({"type": "tool", "name": name}),
+        (_, "auto" | "none" | "required") => json!(choice),
+        (Api::Responses, name) => json!({"type": "function", "name": name}),
+        (_, name) => json!({"type": "function", "function": {"name": name}}),
+    }
 }
 
 /// Render one request body.
 pub fn render_body(opts: &BodyOptions, content: &Content, max_tokens: u32) -> Bytes {
+    render_batch(opts, std::slice::from_ref(content), max_tokens)
+}
+
+/// Render one request body of several contents (embeddings take a batch of inputs; every
+/// other API takes the first).
+pub fn render_batch(opts: &BodyOptions, contents: &[Content], max_tokens: u32) -> Bytes {
     let mut m = Map::new();
     m.insert("model".into(), Value::String(opts.model.clone()));
-    match (opts.api, content) {
+    let api = opts.api;
+    let content = &contents[0];
+    match (api, content) {
+        (Api::Embeddings, _) => {
+            let inputs: Vec<Value> = contents.iter().map(|c| Value::String(joined(c))).collect();
+            m.insert("input".into(), Value::Array(inputs));
+            m.insert("encoding_format".into(), json!("float"));
+            m.extend(opts.options.extra_body.clone());
+            return Bytes::from(Value::Object(m).to_string());
+        }
         (Api::Chat | Api::Messages, Content::Prompt(p)) => {
             m.insert("messages".into(), json!([{"role": "user", "content": p}]));
         }
         (Api::Chat | Api::Messages, Content::Messages(msgs)) => {
             m.insert("messages".into(), Value::Array(msgs.clone()));
         }
-        (Api::Completions, Content::Prompt(p)) => {
-            m.insert("prompt".into(), Value::String(p.clone()));
+        (Api::Responses, Content::Prompt(p)) => {
+            m.insert("input".into(), Value::String(p.clone()));
         }
-        (Api::Completions, Content::Messages(msgs)) => {
-            let text: Vec<&str> = msgs
-                .iter()
-                .filter_map(|v| v.get("content").and_then(Value::as_str))
-                .collect();
-            m.insert("prompt".into(), Value::String(text.join("\n\n")));
+        (Api::Responses, Content::Messages(msgs)) => {
+            m.insert("input".into(), Value::Array(msgs.clone()));
+        }
+        (Api::Completions, c) => {
+            m.insert("prompt".into(), Value::String(joined(c)));
         }
     }
-    m.insert("max_tokens".into(), json!(max_tokens));
+    let length_key = match api {
+        Api::Responses => "max_output_tokens",
+        _ => "max_tokens",
+    };
+    m.insert(length_key.into(), json!(max_tokens));
     m.insert("stream".into(), Value::Bool(opts.stream));
     if let Some(t) = opts.temperature {
         m.insert("temperature".into(), json!(t));
@@ -62,9 +151,46 @@ pub fn render_body(opts: &BodyOptions, content: &Content, max_tokens: u32) -> By
     if opts.ignore_eos {
         m.insert("ignore_eos".into(), Value::Bool(true));
     }
-    if opts.stream && opts.include_usage && opts.api != Api::Messages {
-        m.insert("stream_options".into(), json!({"include_usage": true}));
+    let o = &opts.options;
+    if opts.stream && matches!(api, Api::Chat | Api::Completions) {
+        let mut so = Map::new();
+        if opts.include_usage {
+            so.insert("include_usage".into(), Value::Bool(true));
+        }
+        if o.continuous_usage {
+            so.insert("continuous_usage_stats".into(), Value::Bool(true));
+        }
+        if !so.is_empty() {
+            m.insert("stream_options".into(), Value::Object(so));
+        }
     }
+    if let Some(v) = o.top_p {
+        m.insert("top_p".into(), json!(v));
+    }
+    if let Some(v) = o.top_k {
+        m.insert("top_k".into(), json!(v));
+    }
+    if let Some(v) = o.sampling_seed {
+        m.insert("seed".into(), json!(v));
+    }
+    if !o.stop.is_empty() {
+        let key = if api == Api::Messages {
+            "stop_sequences"
+        } else {
+            "stop"
+        };
+        m.insert(key.into(), json!(o.stop));
+    }
+    if let Some(v) = o.min_tokens {
+        m.insert("min_tokens".into(), json!(v));
+    }
+    if let Some(tools) = &o.tools {
+        m.insert("tools".into(), tools.clone());
+    }
+    if let Some(c) = &o.tool_choice {
+        m.insert("tool_choice".into(), tool_choice(api, c));
+    }
+    m.extend(o.extra_body.clone());
     Bytes::from(Value::Object(m).to_string())
 }
 

@@ -112,11 +112,28 @@ pub struct SimConfig {
     /// the `zero` profile.
     #[serde(default)]
     pub prefix_caching: bool,
+    /// Reasoning tokens at the start of every answer (chat, messages, responses).
+    #[serde(default)]
+    pub reasoning_tokens: u32,
+    /// Tokens per streamed event (1: one event per token).
+    #[serde(default = "one")]
+    pub tokens_per_chunk: u32,
+    /// Numbers per embedding vector.
+    #[serde(default = "embedding_dim")]
+    pub embedding_dim: usize,
     pub faults: Faults,
     /// Keep the server's own account of every token's timing ([`SimStats::log`]): what tests
     /// judge the client against.
     #[serde(default)]
     pub log_timings: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn embedding_dim() -> usize {
+    384
 }
 
 impl SimConfig {
@@ -149,6 +166,9 @@ impl SimConfig {
                 ..Faults::default()
             },
             log_timings: false,
+            reasoning_tokens: 0,
+            tokens_per_chunk: 1,
+            embedding_dim: embedding_dim(),
         }
     }
 

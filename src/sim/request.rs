@@ -18,7 +18,14 @@ pub struct Gen {
     pub max_tokens: u32,
     pub stream: bool,
     pub include_usage: bool,
+    /// `stream_options.continuous_usage_stats` (vLLM): usage on every chunk.
+    pub continuous_usage: bool,
     pub ignore_eos: bool,
+    /// The tool the answer calls: the first the request offers, unless `tool_choice` is
+    /// `none` (or names another).
+    pub tool: Option<String>,
+    /// Embeddings: the inputs.
+    pub inputs: usize,
 }
 
 /// Prompt tokens: exact under `--tokenizer`, else one per 4 bytes (at least one).
@@ -59,15 +66,7 @@ pub fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<G
                 .and_then(Value::as_array)
                 .filter(|m| !m.is_empty())
                 .ok_or("messages: field required (a non-empty array)")?;
-            let mut n = 0;
-            for m in msgs {
-                let content = m
-                    .get("content")
-                    .ok_or("messages: every message needs content")?;
-                let t = text_of(content);
-                n += count_tokens(tok, &t) + 3; // role and template tokens
-                texts.push(t);
-            }
+            let mut n = messages_tokens(msgs, tok, &mut texts)?;
             if let Some(system) = obj.get("system") {
                 let t = text_of(system);
                 n += count_tokens(tok, &t);
@@ -75,26 +74,44 @@ pub fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<G
             }
             n
         }
-        Api::Completions => match obj.get("prompt") {
+        Api::Responses => match obj.get("input") {
             Some(Value::String(p)) => {
                 texts.push(p.clone());
-                count_tokens(tok, p)
+                count_tokens(tok, p) + 3
             }
-            Some(Value::Array(ps)) if !ps.is_empty() => ps
-                .iter()
-                .map(|p| {
-                    let t = text_of(p);
-                    let n = count_tokens(tok, &t);
-                    texts.push(t);
-                    n
-                })
-                .sum(),
-            _ => return Err("prompt: field required".into()),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                messages_tokens(items, tok, &mut texts)?
+            }
+            _ => return Err("input: field required (a string or a non-empty array)".into()),
         },
+        Api::Completions | Api::Embeddings => {
+            let key = if api == Api::Embeddings {
+                "input"
+            } else {
+                "prompt"
+            };
+            match obj.get(key) {
+                Some(Value::String(p)) => {
+                    texts.push(p.clone());
+                    count_tokens(tok, p)
+                }
+                Some(Value::Array(ps)) if !ps.is_empty() => ps
+                    .iter()
+                    .map(|p| {
+                        let t = text_of(p);
+                        let n = count_tokens(tok, &t);
+                        texts.push(t);
+                        n
+                    })
+                    .sum(),
+                _ => return Err(format!("{key}: field required")),
+            }
+        }
     };
     let max_tokens = obj
         .get("max_tokens")
         .or_else(|| obj.get("max_completion_tokens"))
+        .or_else(|| obj.get("max_output_tokens"))
         .and_then(Value::as_u64);
     let max_tokens = match (api, max_tokens) {
         (_, Some(0)) => return Err("max_tokens must be at least 1".into()),
@@ -103,25 +120,81 @@ pub fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<G
         (_, None) => 256,
     };
     let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let include_usage = obj
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let stream_option = |key: &str| {
+        obj.get("stream_options")
+            .and_then(|o| o.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let ignore_eos = obj
         .get("ignore_eos")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     Ok(Gen {
         model,
+        inputs: if api == Api::Embeddings {
+            texts.len()
+        } else {
+            0
+        },
         prompt_text: texts.join("\n"),
         prompt_tokens,
         cached_tokens: 0,
         max_tokens,
-        stream,
-        include_usage,
+        stream: stream && api != Api::Embeddings,
+        include_usage: stream_option("include_usage"),
+        continuous_usage: stream_option("continuous_usage_stats"),
         ignore_eos,
+        tool: called_tool(obj),
     })
+}
+
+/// Prompt tokens of chat messages (or Responses input items), their texts pushed to `texts`.
+fn messages_tokens(
+    msgs: &[Value],
+    tok: Option<&Tokenizer>,
+    texts: &mut Vec<String>,
+) -> Result<u32, String> {
+    let mut n = 0;
+    for m in msgs {
+        let content = m
+            .get("content")
+            .ok_or("messages: every message needs content")?;
+        let t = text_of(content);
+        n += count_tokens(tok, &t) + 3; // role and template tokens
+        texts.push(t);
+    }
+    Ok(n)
+}
+
+/// The tool an answer calls: the first of `tools` (a chat tool's `function.name`, or a
+/// Messages or Responses tool's `name`), or the one `tool_choice` names; none with
+/// `tool_choice: "none"`.
+fn called_tool(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    let tools = obj.get("tools")?.as_array()?;
+    let name = |t: &Value| {
+        t.get("function")
+            .and_then(|f| f.get("name"))
+            .or_else(|| t.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let choice = obj.get("tool_choice");
+    if choice.and_then(Value::as_str) == Some("none")
+        || choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("none")
+    {
+        return None;
+    }
+    let named = choice.and_then(|c| {
+        c.get("function")
+            .and_then(|f| f.get("name"))
+            .or_else(|| c.get("name"))
+            .and_then(Value::as_str)
+    });
+    match named {
+        Some(n) => Some(n.to_string()),
+        None => tools.first().and_then(name),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +226,33 @@ mod tests {
         .unwrap_err()
         .contains("max_tokens"));
         assert!(parse(Api::Chat, b"{nope").unwrap_err().contains("JSON"));
+    }
+
+    #[test]
+    fn responses_embeddings_and_tools_are_read() {
+        let g = parse(
+            Api::Responses,
+            br#"{"model":"m","input":"abcdefgh","max_output_tokens":5,"stream":true,"tools":[{"type":"function","name":"get"}]}"#,
+        )
+        .unwrap();
+        assert_eq!((g.max_tokens, g.prompt_tokens), (5, 2 + 3));
+        assert_eq!(g.tool.as_deref(), Some("get"));
+        let g = parse(
+            Api::Chat,
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":"none","stream_options":{"continuous_usage_stats":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(g.tool, None);
+        assert!(g.continuous_usage && !g.include_usage);
+        let g = parse(
+            Api::Embeddings,
+            br#"{"model":"m","input":["abcd","efgh","ij"]}"#,
+        )
+        .unwrap();
+        assert_eq!((g.inputs, g.prompt_tokens), (3, 3));
+        assert!(parse(Api::Responses, br#"{"model":"m"}"#)
+            .unwrap_err()
+            .contains("input"));
     }
 
     #[test]

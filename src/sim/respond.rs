@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::engine::{Finish, Token, VOCAB};
 use super::routes::error_response;
 use crate::protocol::wire::Wire;
-use crate::protocol::ErrorKind;
+use crate::protocol::{ErrorKind, Part};
 
 #[derive(Clone, Copy)]
 /// Where the faults of one response fall (token indexes).
@@ -24,6 +24,8 @@ pub struct FaultPlan {
     pub stall_ms: u64,
     pub drop_after: Option<u32>,
     pub malformed_at: Option<u32>,
+    /// Tokens per streamed event (`--tokens-per-chunk`).
+    pub tokens_per_chunk: u32,
 }
 
 /// Each vocabulary word as a JSON string, rendered once.
@@ -46,9 +48,25 @@ struct StreamState {
     rx: mpsc::UnboundedReceiver<Token>,
     plan: FaultPlan,
     sent: u32,
+    /// Tokens received but not yet written (an event waits for `tokens_per_chunk`): their
+    /// text, JSON-escaped without quotes, and how many.
+    pending: String,
+    pending_n: u32,
     started: bool,
     stalled: bool,
     ended: bool,
+}
+
+impl StreamState {
+    /// Write the pending tokens as one event.
+    fn flush(&mut self, buf: &mut BytesMut) {
+        if self.pending_n > 0 {
+            let json = format!("\"{}\"", self.pending);
+            self.wire.token(buf, &json, self.pending_n);
+            self.pending.clear();
+            self.pending_n = 0;
+        }
+    }
 }
 
 pub fn stream_response(
@@ -61,6 +79,8 @@ pub fn stream_response(
         rx,
         plan,
         sent: 0,
+        pending: String::new(),
+        pending_n: 0,
         started: false,
         stalled: false,
         ended: false,
@@ -109,10 +129,22 @@ pub fn stream_response(
                     Err(_) => break,
                 }
             };
+            let word = &vocab_json()[tok.word as usize];
             if st.plan.malformed_at == Some(st.sent) {
+                st.flush(&mut buf);
                 st.wire.malformed(&mut buf);
+            } else if st.plan.tokens_per_chunk <= 1 {
+                st.wire.token(&mut buf, word, 1);
             } else {
-                st.wire.token(&mut buf, &vocab_json()[tok.word as usize]);
+                // An event holds tokens of one part only.
+                if st.pending_n > 0 && st.wire.part_of(st.sent) != st.wire.part_of(st.sent - 1) {
+                    st.flush(&mut buf);
+                }
+                st.pending.push_str(&word[1..word.len() - 1]);
+                st.pending_n += 1;
+                if st.pending_n >= st.plan.tokens_per_chunk || tok.finish.is_some() {
+                    st.flush(&mut buf);
+                }
             }
             st.sent += 1;
             if let Some(f) = tok.finish {
@@ -138,7 +170,7 @@ pub async fn whole_response(
     mut rx: mpsc::UnboundedReceiver<Token>,
     plan: FaultPlan,
 ) -> Response {
-    let mut text = String::new();
+    let (mut reasoning, mut text) = (String::new(), String::new());
     let mut n = 0u32;
     let finish = loop {
         if plan.drop_after == Some(n) {
@@ -149,7 +181,11 @@ pub async fn whole_response(
         }
         match rx.recv().await {
             Some(t) => {
-                text.push_str(VOCAB[t.word as usize]);
+                let into = match wire.part_of(n) {
+                    Part::Reasoning => &mut reasoning,
+                    _ => &mut text,
+                };
+                into.push_str(VOCAB[t.word as usize]);
                 n += 1;
                 if let Some(f) = t.finish {
                     break f;
@@ -168,7 +204,8 @@ pub async fn whole_response(
     if plan.stall_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.stall_ms)).await;
     }
-    let mut body = wire.whole(&text, finish == Finish::Length, n).to_string();
+    let length = finish == Finish::Length;
+    let mut body = wire.whole(&reasoning, &text, length, n).to_string();
     if plan.malformed_at.is_some() {
         body.truncate(body.len() / 2);
     }

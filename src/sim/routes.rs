@@ -75,6 +75,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/responses", post(responses))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .route("/metrics", get(super::prometheus::metrics))
@@ -92,6 +94,14 @@ async fn completions(State(s): State<Shared>, body: Bytes) -> Response {
 
 async fn messages(State(s): State<Shared>, body: Bytes) -> Response {
     generate(s, Api::Messages, body).await
+}
+
+async fn responses(State(s): State<Shared>, body: Bytes) -> Response {
+    generate(s, Api::Responses, body).await
+}
+
+async fn embeddings(State(s): State<Shared>, body: Bytes) -> Response {
+    generate(s, Api::Embeddings, body).await
 }
 
 async fn health() -> Response {
@@ -187,15 +197,41 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
             .lookup_insert(&req.prompt_text) as u64;
         req.cached_tokens = (req.prompt_tokens as u64 * hit / total) as u32;
     }
-    let rx = match admit(s, api, &req, seed).await {
+    if api == Api::Embeddings {
+        // An embedding costs its inputs' prefill: a one-token generation, the token unsent.
+        req.max_tokens = 1;
+    }
+    let mut rx = match admit(s, api, &req, seed).await {
         Ok(rx) => rx,
         Err(refused) => return refused,
     };
+    if api == Api::Embeddings {
+        if rx.recv().await.is_none() {
+            let msg = "engine stopped";
+            return error_response(api, StatusCode::SERVICE_UNAVAILABLE, ErrorKind::Server, msg);
+        }
+        let model = serde_json::Value::String(req.model.clone());
+        let body = crate::protocol::embeddings::whole(
+            &model,
+            req.inputs,
+            cfg.embedding_dim,
+            req.prompt_tokens,
+            seed,
+        );
+        return axum::Json(body).into_response();
+    }
     let reply = Reply {
         model: req.model.clone(),
         prompt_tokens: req.prompt_tokens,
         cached_tokens: req.cached_tokens,
         include_usage: req.include_usage,
+        continuous_usage: req.continuous_usage,
+        reasoning: if api == Api::Completions {
+            0
+        } else {
+            cfg.reasoning_tokens
+        },
+        tool: req.tool.clone(),
     };
     let wire = Wire::new(api, next(&s.ids), s.created, reply);
     let faults = &cfg.faults;
@@ -204,6 +240,7 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
         stall_ms: faults.stall_ms,
         drop_after: faults.drop_after_tokens,
         malformed_at: malformed.then(|| (req.max_tokens / 2).max(1)),
+        tokens_per_chunk: cfg.tokens_per_chunk.max(1),
     };
     if req.stream {
         stream_response(wire, rx, plan)

@@ -449,6 +449,7 @@ mod tests {
             temperature: Some(0.7),
             ignore_eos: false,
             include_usage: true,
+            options: Default::default(),
         }
     }
 
