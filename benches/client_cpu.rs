@@ -71,6 +71,7 @@ fn scenario(streams: u64, tokens: u32, concurrency: usize, sim_args: &[&str]) {
         stream: true,
         timeout: Some(Duration::from_secs(60)),
         headers: build_headers(Api::Chat, None, &[]).unwrap(),
+        path: None,
     };
     let opts = BodyOptions {
         api: Api::Chat,

@@ -103,6 +103,7 @@ pub async fn resolve(
         stream,
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         headers: headers.clone(),
+        path: args.path.clone(),
     };
     // The model from the primary, or (when it is down and there are fallbacks) the first
     // fallback that answers.

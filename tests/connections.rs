@@ -55,6 +55,7 @@ fn endpoint(addr: std::net::SocketAddr, stream: bool) -> Endpoint {
         stream,
         timeout: Some(Duration::from_secs(10)),
         headers: build_headers(Api::Chat, None, &[]).unwrap(),
+        path: None,
     }
 }
 

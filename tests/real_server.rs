@@ -533,6 +533,7 @@ async fn llama_cpp_errors_and_the_context_limit_are_recorded_right() {
         stream: true,
         timeout: Some(Duration::from_secs(30)),
         headers: build_headers(Api::Chat, None, &[]).unwrap(),
+        path: None,
     };
     let client = Client::new(endpoint, 1).unwrap();
     let rec = client

@@ -120,6 +120,7 @@ async fn replay(reply: Reply, api: Api, stream: bool, timeout: Option<Duration>)
         stream,
         timeout,
         headers: build_headers(api, None, &[]).unwrap(),
+        path: None,
     };
     let client = Client::new(endpoint, 1).unwrap();
     client

@@ -104,6 +104,10 @@ pub struct TargetArgs {
     /// Per-request timeout (e.g. 30s, 500ms, 5m).
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// The request path under --url (without its /v1) for a server that serves the API
+    /// elsewhere, e.g. /openai/v1/chat/completions. Default: the API's own path.
+    #[arg(long, value_name = "PATH")]
+    pub endpoint: Option<String>,
     /// Do not send stream_options.include_usage (for servers that reject it).
     #[arg(long)]
     pub no_include_usage: bool,
@@ -186,6 +190,39 @@ pub struct RequestArgs {
     /// Repeat prompts exactly (a warm prefix cache). Default: a unique prefix per request.
     #[arg(long)]
     pub warm_cache: bool,
+    /// Nucleus sampling: `top_p` in every request.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// `top_k` in every request (vLLM, SGLang, llama.cpp, Anthropic).
+    #[arg(long)]
+    pub top_k: Option<u32>,
+    /// The sampling seed sent as `seed` (not the dataset's --seed).
+    #[arg(long)]
+    pub sampling_seed: Option<u64>,
+    /// A stop sequence (repeatable): `stop`, or Anthropic's `stop_sequences`.
+    #[arg(long, value_name = "TEXT")]
+    pub stop: Vec<String>,
+    /// `min_tokens` in every request (vLLM, SGLang).
+    #[arg(long)]
+    pub min_tokens: Option<u32>,
+    /// A JSON object merged into every request body last (any server-specific field), e.g.
+    /// '{"chat_template_kwargs": {"enable_thinking": false}}'; @FILE reads it from a file.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub extra_body: Option<String>,
+    /// A JSON file holding the tools list, in the API's own format; answers that call a tool
+    /// are counted and timed as output.
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// `auto`, `none`, `required`, or a tool's name (needs --tools).
+    #[arg(long)]
+    pub tool_choice: Option<String>,
+    /// Ask for usage on every streamed chunk (vLLM's continuous_usage_stats): exact token
+    /// counts per event, also for a stream cut short.
+    #[arg(long)]
+    pub continuous_usage: bool,
+    /// --api embeddings: inputs per request.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
 }
 
 impl OutputArgs {
@@ -230,6 +267,16 @@ impl RequestArgs {
             temperature: None,
             ignore_eos: false,
             warm_cache: false,
+            top_p: None,
+            top_k: None,
+            sampling_seed: None,
+            stop: Vec::new(),
+            min_tokens: None,
+            extra_body: None,
+            tools: None,
+            tool_choice: None,
+            continuous_usage: false,
+            batch_size: 1,
         }
     }
 }

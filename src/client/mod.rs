@@ -33,6 +33,18 @@ pub struct Endpoint {
     pub timeout: Option<Duration>,
     /// Extra headers, including authentication. Never printed.
     pub headers: HeaderMap,
+    /// `--endpoint`: the request path under the base without its `/v1`, instead of the API's.
+    pub path: Option<String>,
+}
+
+impl Endpoint {
+    /// The URL requests are sent to.
+    pub fn url(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{}{p}", self.base.strip_suffix("/v1").unwrap_or(&self.base)),
+            None => format!("{}{}", self.base, &self.api.path()["/v1".len()..]),
+        }
+    }
 }
 
 /// Accept `http://host:port`, `http://host:port/`, `http://host:port/v1`, `.../v1/`.
@@ -204,7 +216,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
-        let url = format!("{}{}", endpoint.base, &endpoint.api.path()["/v1".len()..]);
+        let url = endpoint.url();
         let secrets = Arc::new(secrets_of(&endpoint.headers));
         Ok(Client {
             http,

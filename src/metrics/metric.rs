@@ -32,6 +32,8 @@ pub enum Unit {
     Percent,
     Mb,
     MbPerMin,
+    /// Embeddings inputs per second.
+    InputsPerS,
 }
 
 impl Unit {
@@ -44,6 +46,7 @@ impl Unit {
             Unit::Fraction | Unit::Percent => "%",
             Unit::Mb => " MB",
             Unit::MbPerMin => " MB/min",
+            Unit::InputsPerS => " inputs/s",
         }
     }
 }
@@ -109,6 +112,24 @@ pub const SCALARS: &[Scalar] = &[
         unit: Unit::TokPerS,
         better: Better::Higher,
         get: |s, _| Some(s.throughput.output_tok_s),
+    },
+    Scalar {
+        name: "input_tok_s",
+        unit: Unit::TokPerS,
+        better: Better::Higher,
+        get: |s, _| Some(s.throughput.input_tok_s),
+    },
+    Scalar {
+        name: "inputs_s",
+        unit: Unit::InputsPerS,
+        better: Better::Higher,
+        get: |s, _| s.throughput.inputs_s,
+    },
+    Scalar {
+        name: "reasoning_tokens",
+        unit: Unit::Count,
+        better: Better::Neutral,
+        get: |s, _| (s.tokens.reasoned > 0).then_some(s.tokens.reasoning as f64),
     },
     Scalar {
         name: names::GOODPUT,
@@ -200,10 +221,13 @@ pub const SCALARS: &[Scalar] = &[
 pub const DISTRIBUTIONS: &[Dist] = &[
     Dist { name: "ttft", unit: Unit::Ms, better: Better::Lower, label: "TTFT", summary: |s| s.ttft_ms.as_ref(), values: |r, v| one(v, r.ttft_ms()), includes_failed: false },
     Dist { name: "itl", unit: Unit::Ms, better: Better::Lower, label: "ITL", summary: |s| s.itl_ms.as_ref(), values: |r, v| v.extend(r.itl_ms()), includes_failed: false },
+    Dist { name: "ttfo", unit: Unit::Ms, better: Better::Lower, label: "TTFO", summary: |s| s.ttfo_ms.as_ref(), values: |r, v| one(v, r.ttfo_ms()), includes_failed: false },
+    Dist { name: "reasoning_time", unit: Unit::Ms, better: Better::Lower, label: "Reasoning", summary: |s| s.reasoning_ms.as_ref(), values: |r, v| one(v, r.reasoning_ms()), includes_failed: false },
     Dist { name: "tpot", unit: Unit::Ms, better: Better::Lower, label: "TPOT", summary: |s| s.tpot_ms.as_ref(), values: |r, v| one(v, r.tpot_ms()), includes_failed: false },
     Dist { name: "e2e", unit: Unit::Ms, better: Better::Lower, label: "E2E", summary: |s| s.e2e_ms.as_ref(), values: |r, v| v.push(r.e2e_ms()), includes_failed: false },
     Dist { name: "output_tok_s", unit: Unit::TokPerS, better: Better::Higher, label: "output tok/s", summary: |s| s.output_tok_s.as_ref(), values: |r, v| one(v, r.output_tok_s()), includes_failed: false },
     Dist { name: "decode_tok_s", unit: Unit::TokPerS, better: Better::Higher, label: "decode tok/s", summary: |s| s.decode_tok_s.as_ref(), values: |r, v| one(v, r.decode_tok_s()), includes_failed: false },
+    Dist { name: "tokens_per_event", unit: Unit::Count, better: Better::Neutral, label: "tokens/event", summary: |s| s.tokens_per_event.as_ref(), values: |r, v| one(v, r.tokens_per_event()), includes_failed: false },
     Dist { name: "send_lag", unit: Unit::Ms, better: Better::Lower, label: "Send lag", summary: |s| s.send_lag_ms.as_ref(), values: |r, v| one(v, r.send_lag_ms()), includes_failed: true },
     Dist { name: "ttft_from_scheduled", unit: Unit::Ms, better: Better::Lower, label: "TTFT sched.", summary: |s| s.ttft_from_scheduled_ms.as_ref(), values: |r, v| one(v, r.ttft_from_scheduled_ms()), includes_failed: false },
     Dist { name: "e2e_from_scheduled", unit: Unit::Ms, better: Better::Lower, label: "E2E sched.", summary: |s| s.e2e_from_scheduled_ms.as_ref(), values: |r, v| one(v, r.e2e_from_scheduled_ms()), includes_failed: false },
@@ -238,6 +262,8 @@ pub const COMPARE_DISTRIBUTIONS: &[&str] =
 /// The latency table's rows, in order (reports show those a result holds).
 pub const LATENCY: &[&str] = &[
     "ttft",
+    "ttfo",
+    "reasoning_time",
     "itl",
     "tpot",
     "e2e",
@@ -280,6 +306,9 @@ impl Metric {
         let streamed = [
             names::TTFT,
             names::ITL,
+            "ttfo",
+            "reasoning_time",
+            "tokens_per_event",
             "tpot",
             "decode_tok_s",
             "ttft_from_scheduled",

@@ -40,6 +40,12 @@ pub struct Throughput {
     /// weighted by request time (not the aggregate `output_tok_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avg_request_tok_s: Option<f64>,
+    /// Σ prompt tokens of the successful requests / window.
+    #[serde(default)]
+    pub input_tok_s: f64,
+    /// Embeddings: Σ inputs of the successful requests / window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -50,6 +56,18 @@ pub struct Tokens {
     pub cached: u64,
     /// `usage`, `server_timings`, `tokenizer`, `events` or `mixed` (see the records for each).
     pub source: String,
+    /// Reasoning tokens (part of `output`) of the responses that reasoned.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning: u64,
+    /// Successful responses that reasoned.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoned: u64,
+    /// Successful responses whose answer was a tool call.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tool_calls: u64,
+    /// Embeddings: inputs of the successful requests.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inputs: u64,
     /// Successful responses whose `usage` counted fewer output tokens than the content events
     /// received: the server's count is suspect.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -72,6 +90,17 @@ pub struct Summary {
     pub e2e_ms: Option<Distribution>,
     pub output_tok_s: Option<Distribution>,
     pub decode_tok_s: Option<Distribution>,
+    /// Time to the first answer token (TTFO, after any reasoning), of responses that reasoned
+    /// (only when some did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfo_ms: Option<Distribution>,
+    /// TTFO − TTFT of responses that reasoned: how long reasoning held the answer back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_ms: Option<Distribution>,
+    /// Output tokens per content event, per request (only when the server bundled tokens:
+    /// some request's above 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_event: Option<Distribution>,
     /// sent − scheduled (open loop only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_lag_ms: Option<Distribution>,
@@ -138,6 +167,12 @@ impl Summary {
         let output: u64 = ok.iter().filter_map(|r| r.output_tokens()).sum();
         let prompt: u64 = ok.iter().map(|r| r.prompt_tokens as u64).sum();
         let cached: u64 = ok.iter().map(|r| r.cached_tokens as u64).sum();
+        let inputs: u64 = ok.iter().map(|r| r.inputs as u64).sum();
+        // Only runs that reasoned, or whose server bundled tokens, show those figures.
+        let reasoned = ok.iter().any(|r| r.reasoned());
+        let bundled = ok
+            .iter()
+            .any(|r| r.tokens_per_event().is_some_and(|x| x > 1.0));
         let per_sec = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
         // `+ 0.0`: an empty sum is -0.0, printed "-0.00".
         let request_time_s: f64 = ok.iter().map(|r| r.e2e_ms()).sum::<f64>() / 1e3 + 0.0;
@@ -167,6 +202,9 @@ impl Summary {
                 failed as f64 / (ok.len() + failed) as f64
             },
             ttft_ms: dist(&ok, Row::ttft_ms),
+            ttfo_ms: reasoned.then(|| dist(&ok, Row::ttfo_ms)).flatten(),
+            reasoning_ms: reasoned.then(|| dist(&ok, Row::reasoning_ms)).flatten(),
+            tokens_per_event: bundled.then(|| dist(&ok, Row::tokens_per_event)).flatten(),
             itl_ms: gaps.distribution(&more),
             tpot_ms: dist(&ok, Row::tpot_ms),
             e2e_ms: dist(&ok, |r| Some(r.e2e_ms())),
@@ -181,6 +219,8 @@ impl Summary {
             },
             throughput: Throughput {
                 output_tok_s: per_sec(output as f64),
+                input_tok_s: per_sec(prompt as f64),
+                inputs_s: (inputs > 0).then(|| per_sec(inputs as f64)),
                 req_s: per_sec(ok.len() as f64),
                 window_s,
                 sent_req_s: send_rate(&measured),
@@ -193,6 +233,10 @@ impl Summary {
                 cached,
                 source: token_source(&ok),
                 usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
+                reasoning: ok.iter().filter_map(|r| r.reasoning_tokens()).sum(),
+                reasoned: ok.iter().filter(|r| r.reasoned()).count() as u64,
+                tool_calls: ok.iter().filter(|r| r.tool_call).count() as u64,
+                inputs,
             },
             errors,
             goodput: None,

@@ -32,7 +32,7 @@ impl CapacityPlan {
     pub fn from_args(a: &CapacityArgs) -> anyhow::Result<Plan<CapacityPlan>> {
         let slos = targets::parse_all(&a.slos)
             .map_err(|e| anyhow::anyhow!("{}", e.to_string().replacen("--target", "--slo", 1)))?;
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         if let Some(t) = slos
             .iter()
             .find(|t| !stream && Metric::lookup(&t.metric).is_some_and(|m| m.needs_stream()))

@@ -32,7 +32,7 @@ impl RunPlan {
             MAX_CONCURRENCY as f64,
         )?;
         at_most("--warmup", a.warmup as f64, MAX_COUNT as f64)?;
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         let common = common(
             Command::Run,
             &a.target,
@@ -85,7 +85,7 @@ impl SweepPlan {
                 bail!("--runs {n} is below the concurrency level {c}: that level would never have {c} requests in flight");
             }
         }
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         let top = a.concurrency.iter().copied().max().unwrap_or(1);
         let common = common(
             Command::Sweep,
@@ -184,7 +184,7 @@ impl StressPlan {
                 above_zero(name, v, "4")?;
             }
         }
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         let common = common(
             Command::Stress,
             &a.target,
@@ -420,7 +420,7 @@ impl SuitePlan {
         positive("--runs", a.runs)?;
         positive("--max-tokens", a.max_tokens as u64)?;
         let output = OutputPlan::from_args(&a.out, Command::Suite)?;
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         let tiers = load_tiers(a.out.config.as_deref())?;
         let mut planned = Vec::new();
         for tier in &tiers {

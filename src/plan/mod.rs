@@ -8,6 +8,7 @@
 
 mod capacity;
 mod commands;
+mod options;
 mod throughput;
 
 pub use crate::metrics::targets::ask_percentiles;
@@ -102,6 +103,8 @@ pub struct TargetPlan {
     pub header_names: Vec<String>,
     pub timeout: Duration,
     pub include_usage: bool,
+    /// `--endpoint`: the request path under the URL (without /v1), instead of the API's.
+    pub path: Option<String>,
     pub sim_profile: Profile,
     /// `--fallback-url`, normalized, in order.
     pub fallbacks: Vec<String>,
@@ -155,6 +158,12 @@ impl TargetPlan {
                 .collect(),
             timeout: a.timeout,
             include_usage: !a.no_include_usage,
+            path: match &a.endpoint {
+                Some(p) if !p.starts_with('/') => {
+                    bail!("--endpoint {p:?}: a path starting with / (e.g. /openai/v1/chat/completions)")
+                }
+                p => p.clone(),
+            },
             sim_profile: a.sim_profile,
             replicas,
             balance: a.balance,
@@ -340,6 +349,9 @@ pub struct Requests {
     pub ignore_eos: bool,
     pub warm_cache: bool,
     pub include_usage: bool,
+    /// `--top-p`, `--stop`, `--extra-body`, `--tools`, … as sent.
+    #[serde(flatten)]
+    pub options: crate::protocol::RequestOptions,
     pub timeout_s: f64,
     /// Seed of the dataset and of arrival times (chosen and recorded when not given).
     pub seed: u64,
@@ -383,6 +395,7 @@ impl Requests {
                 bail!("--temperature must be a number >= 0 (e.g. 0.7), not {t}");
             }
         }
+        let options = options::request_options(req, target.api)?;
         let workload = Workload::build(
             &dataset_spec(req),
             BodyOptions {
@@ -393,7 +406,7 @@ impl Requests {
                 temperature: req.temperature,
                 ignore_eos: req.ignore_eos,
                 include_usage: target.include_usage,
-                options: Default::default(),
+                options: options.clone(),
             },
         )?;
         Ok(Requests {
@@ -405,6 +418,7 @@ impl Requests {
             ignore_eos: req.ignore_eos,
             warm_cache: req.warm_cache,
             include_usage: target.include_usage,
+            options,
             timeout_s: target.timeout.as_secs_f64(),
             seed: workload.seed,
             prompt_prefix_nonce: workload.nonce.clone(),
@@ -503,6 +517,9 @@ fn common(
             "--goodput {}: TTFT and TPOT are measured on streamed responses only: drop --no-stream",
             s.metric.name()
         );
+    }
+    if target.api == Api::Embeddings && command == Command::Ttft {
+        bail!("ttft times the first token: --api embeddings has none (use run or throughput)");
     }
     Ok(Common {
         command,

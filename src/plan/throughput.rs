@@ -72,7 +72,7 @@ fn warmup_text<S: serde::Serializer>(w: &Warmup, s: S) -> Result<S::Ok, S::Error
 impl ThroughputPlan {
     pub fn from_args(a: &ThroughputArgs) -> anyhow::Result<Plan<ThroughputPlan>> {
         let (rate, warmup) = check_rates(a)?;
-        let stream = !a.no_stream;
+        let stream = !a.no_stream && a.target.api.generates();
         let fastest = a.rate.iter().copied().fold(0.0, f64::max);
         let pool = a
             .max_concurrency

@@ -236,3 +236,87 @@ pub fn build_headers(
     }
     Ok(h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(api: Api, stream: bool) -> BodyOptions {
+        BodyOptions {
+            api,
+            model: "m".into(),
+            max_tokens: 9,
+            stream,
+            temperature: Some(0.7),
+            ignore_eos: false,
+            include_usage: true,
+            options: RequestOptions::default(),
+        }
+    }
+
+    fn body(o: &BodyOptions, c: &Content, n: u32) -> Value {
+        serde_json::from_slice(&render_body(o, c, n)).unwrap()
+    }
+
+    #[test]
+    fn bodies_follow_each_dialect() {
+        let p = Content::Prompt("hi".into());
+        let v = body(&opts(Api::Chat, true), &p, 9);
+        assert_eq!(v["messages"][0]["content"], "hi");
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        let v = body(&opts(Api::Completions, false), &p, 9);
+        assert_eq!(v["prompt"], "hi");
+        assert!(v.get("stream_options").is_none());
+        let v = body(&opts(Api::Messages, true), &p, 3);
+        assert_eq!(v["max_tokens"], 3);
+        assert!(v.get("stream_options").is_none());
+        let v = body(&opts(Api::Responses, true), &p, 5);
+        assert_eq!(
+            (v["input"].as_str(), v["max_output_tokens"].as_u64()),
+            (Some("hi"), Some(5))
+        );
+        assert!(v.get("max_tokens").is_none() && v.get("stream_options").is_none());
+        let two = [p.clone(), Content::Prompt("there".into())];
+        let v: Value =
+            serde_json::from_slice(&render_batch(&opts(Api::Embeddings, false), &two, 1)).unwrap();
+        assert_eq!(v["input"], json!(["hi", "there"]));
+        assert!(v.get("max_tokens").is_none() && v.get("stream").is_none());
+    }
+
+    #[test]
+    fn options_go_under_each_dialects_name_and_extra_body_wins() {
+        let mut o = opts(Api::Chat, true);
+        o.options = RequestOptions {
+            top_p: Some(0.9),
+            top_k: Some(20),
+            sampling_seed: Some(7),
+            stop: vec!["END".into()],
+            min_tokens: Some(4),
+            tools: Some(json!([{"type": "function", "function": {"name": "get"}}])),
+            tool_choice: Some("get".into()),
+            continuous_usage: true,
+            extra_body: serde_json::from_str(r#"{"top_k": 5, "chat_template_kwargs": {"x": 1}}"#)
+                .unwrap(),
+            ..Default::default()
+        };
+        let p = Content::Prompt("hi".into());
+        let v = body(&o, &p, 9);
+        assert_eq!(v["top_p"], 0.9);
+        assert_eq!(v["top_k"], 5, "--extra-body is merged last");
+        assert_eq!(v["seed"], 7);
+        assert_eq!(v["stop"], json!(["END"]));
+        assert_eq!(v["min_tokens"], 4);
+        assert_eq!(v["tool_choice"]["function"]["name"], "get");
+        assert_eq!(v["stream_options"]["continuous_usage_stats"], true);
+        assert_eq!(v["chat_template_kwargs"]["x"], 1);
+        o.api = Api::Messages;
+        o.options.tool_choice = Some("required".into());
+        let v = body(&o, &p, 9);
+        assert_eq!(v["stop_sequences"], json!(["END"]));
+        assert_eq!(v["tool_choice"], json!({"type": "any"}));
+        o.api = Api::Responses;
+        o.options.tool_choice = Some("get".into());
+        let v = body(&o, &p, 9);
+        assert_eq!(v["tool_choice"], json!({"type": "function", "name": "get"}));
+    }
+}

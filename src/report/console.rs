@@ -13,6 +13,9 @@ const RULE: &str = "============================================================
 
 pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     let mut out = String::new();
+    for note in super::sections::output_notes(s) {
+        let _ = writeln!(out, "  {note}");
+    }
     if s.tokens.usage_below_events > 0 {
         let _ = writeln!(
             out,

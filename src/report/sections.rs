@@ -66,3 +66,46 @@ pub fn ab_table(result: &BenchResult) -> String {
     }
     out
 }
+
+/// What the answers were, beyond text: reasoning, tool calls, bundled tokens, embeddings
+/// inputs. One sentence each, only for what the run had (console and documents alike).
+pub fn output_notes(s: &crate::metrics::Summary) -> Vec<String> {
+    let t = &s.tokens;
+    let mut out = Vec::new();
+    if t.reasoned > 0 {
+        let share = t.reasoning as f64 / t.output.max(1) as f64 * 100.0;
+        let p50 = |d: &Option<crate::metrics::Distribution>| {
+            d.as_ref()
+                .map_or("-".to_string(), |d| format!("{:.1} ms", d.p50))
+        };
+        out.push(format!(
+            "Reasoning: {} of {} responses reasoned, {} reasoning tokens ({share:.1}% of output); TTFO p50 {} after TTFT p50 {} (reasoning p50 {}).",
+            t.reasoned,
+            s.requests.ok,
+            t.reasoning,
+            p50(&s.ttfo_ms),
+            p50(&s.ttft_ms),
+            p50(&s.reasoning_ms)
+        ));
+    }
+    if t.tool_calls > 0 {
+        out.push(format!(
+            "Tool calls: {} of {} answers called a tool.",
+            t.tool_calls, s.requests.ok
+        ));
+    }
+    if let Some(d) = &s.tokens_per_event {
+        out.push(format!(
+            "Bundled tokens: {:.2} tokens per event (mean of requests; max {:.0}): ITL is the gap between events, TPOT the time per token.",
+            d.mean, d.max
+        ));
+    }
+    if let Some(x) = s.throughput.inputs_s {
+        out.push(format!(
+            "Embeddings: {x:.1} inputs/s, {:.1} input tok/s, {:.1} inputs per request.",
+            s.throughput.input_tok_s,
+            t.inputs as f64 / s.requests.ok.max(1) as f64
+        ));
+    }
+    out
+}

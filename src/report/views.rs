@@ -535,6 +535,9 @@ pub fn document(r: &BenchResult) -> Document {
         doc.paragraph(format!("Errors by kind: {}", kinds.join(", ")));
     }
     doc.section("Latency", latency(s));
+    for note in super::sections::output_notes(s) {
+        doc.paragraph(note);
+    }
     doc.section(
         "Latency percentiles: 95% confidence intervals",
         latency_intervals(s),
