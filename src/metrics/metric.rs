@@ -126,7 +126,7 @@ pub const SCALARS: &[Scalar] = &[
         get: |s, _| s.throughput.inputs_s,
     },
     Scalar {
-        name: "reasoning_tokens",
+        name: "reasoning_output_tokens",
         unit: Unit::Count,
         better: Better::Neutral,
         get: |s, _| (s.tokens.reasoned > 0).then_some(s.tokens.reasoning as f64),

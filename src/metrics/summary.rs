@@ -164,10 +164,8 @@ impl Summary {
             (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
             _ => 0.0,
         };
-        let output: u64 = ok.iter().filter_map(|r| r.output_tokens()).sum();
-        let prompt: u64 = ok.iter().map(|r| r.prompt_tokens as u64).sum();
-        let cached: u64 = ok.iter().map(|r| r.cached_tokens as u64).sum();
-        let inputs: u64 = ok.iter().map(|r| r.inputs as u64).sum();
+        let tokens = tokens_of(&ok);
+        let (output, prompt, inputs) = (tokens.output, tokens.prompt, tokens.inputs);
         // Only runs that reasoned, or whose server bundled tokens, show those figures.
         let reasoned = ok.iter().any(|r| r.reasoned());
         let bundled = ok
@@ -227,21 +225,26 @@ impl Summary {
                 request_time_s,
                 avg_request_tok_s: (request_time_s > 0.0).then(|| output as f64 / request_time_s),
             },
-            tokens: Tokens {
-                prompt,
-                output,
-                cached,
-                source: token_source(&ok),
-                usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
-                reasoning: ok.iter().filter_map(|r| r.reasoning_tokens()).sum(),
-                reasoned: ok.iter().filter(|r| r.reasoned()).count() as u64,
-                tool_calls: ok.iter().filter(|r| r.tool_call).count() as u64,
-                inputs,
-            },
+            tokens,
             errors,
             goodput: None,
             percentiles: percentiles.to_vec(),
         }
+    }
+}
+
+/// The token totals of the successful rows.
+fn tokens_of(ok: &[&Row]) -> Tokens {
+    Tokens {
+        prompt: ok.iter().map(|r| r.prompt_tokens as u64).sum(),
+        output: ok.iter().filter_map(|r| r.output_tokens()).sum(),
+        cached: ok.iter().map(|r| r.cached_tokens as u64).sum(),
+        source: token_source(ok),
+        usage_below_events: ok.iter().filter(|r| usage_below_events(r)).count() as u64,
+        reasoning: ok.iter().filter_map(|r| r.reasoning_tokens()).sum(),
+        reasoned: ok.iter().filter(|r| r.reasoned()).count() as u64,
+        tool_calls: ok.iter().filter(|r| r.tool_call).count() as u64,
+        inputs: ok.iter().map(|r| r.inputs as u64).sum(),
     }
 }
 

@@ -59,55 +59,7 @@ pub fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<G
         .ok_or("model: field required")?
         .to_string();
     let mut texts: Vec<String> = Vec::new();
-    let prompt_tokens = match api {
-        Api::Chat | Api::Messages => {
-            let msgs = obj
-                .get("messages")
-                .and_then(Value::as_array)
-                .filter(|m| !m.is_empty())
-                .ok_or("messages: field required (a non-empty array)")?;
-            let mut n = messages_tokens(msgs, tok, &mut texts)?;
-            if let Some(system) = obj.get("system") {
-                let t = text_of(system);
-                n += count_tokens(tok, &t);
-                texts.insert(0, t);
-            }
-            n
-        }
-        Api::Responses => match obj.get("input") {
-            Some(Value::String(p)) => {
-                texts.push(p.clone());
-                count_tokens(tok, p) + 3
-            }
-            Some(Value::Array(items)) if !items.is_empty() => {
-                messages_tokens(items, tok, &mut texts)?
-            }
-            _ => return Err("input: field required (a string or a non-empty array)".into()),
-        },
-        Api::Completions | Api::Embeddings => {
-            let key = if api == Api::Embeddings {
-                "input"
-            } else {
-                "prompt"
-            };
-            match obj.get(key) {
-                Some(Value::String(p)) => {
-                    texts.push(p.clone());
-                    count_tokens(tok, p)
-                }
-                Some(Value::Array(ps)) if !ps.is_empty() => ps
-                    .iter()
-                    .map(|p| {
-                        let t = text_of(p);
-                        let n = count_tokens(tok, &t);
-                        texts.push(t);
-                        n
-                    })
-                    .sum(),
-                _ => return Err(format!("{key}: field required")),
-            }
-        }
-    };
+    let prompt_tokens = prompt_of(api, obj, tok, &mut texts)?;
     let max_tokens = obj
         .get("max_tokens")
         .or_else(|| obj.get("max_completion_tokens"))
@@ -146,6 +98,62 @@ pub fn parse_request(api: Api, body: &[u8], tok: Option<&Tokenizer>) -> Result<G
         continuous_usage: stream_option("continuous_usage_stats"),
         ignore_eos,
         tool: called_tool(obj),
+    })
+}
+
+/// The prompt's tokens in each dialect's field, its texts pushed to `texts`.
+fn prompt_of(
+    api: Api,
+    obj: &serde_json::Map<String, Value>,
+    tok: Option<&Tokenizer>,
+    texts: &mut Vec<String>,
+) -> Result<u32, String> {
+    Ok(match api {
+        Api::Chat | Api::Messages => {
+            let msgs = obj
+                .get("messages")
+                .and_then(Value::as_array)
+                .filter(|m| !m.is_empty())
+                .ok_or("messages: field required (a non-empty array)")?;
+            let mut n = messages_tokens(msgs, tok, texts)?;
+            if let Some(system) = obj.get("system") {
+                let t = text_of(system);
+                n += count_tokens(tok, &t);
+                texts.insert(0, t);
+            }
+            n
+        }
+        Api::Responses => match obj.get("input") {
+            Some(Value::String(p)) => {
+                texts.push(p.clone());
+                count_tokens(tok, p) + 3
+            }
+            Some(Value::Array(items)) if !items.is_empty() => messages_tokens(items, tok, texts)?,
+            _ => return Err("input: field required (a string or a non-empty array)".into()),
+        },
+        Api::Completions | Api::Embeddings => {
+            let key = if api == Api::Embeddings {
+                "input"
+            } else {
+                "prompt"
+            };
+            match obj.get(key) {
+                Some(Value::String(p)) => {
+                    texts.push(p.clone());
+                    count_tokens(tok, p)
+                }
+                Some(Value::Array(ps)) if !ps.is_empty() => ps
+                    .iter()
+                    .map(|p| {
+                        let t = text_of(p);
+                        let n = count_tokens(tok, &t);
+                        texts.push(t);
+                        n
+                    })
+                    .sum(),
+                _ => return Err(format!("{key}: field required")),
+            }
+        }
     })
 }
 

@@ -58,6 +58,32 @@ struct StreamState {
 }
 
 impl StreamState {
+    /// Write one token (into an event of its own, or the pending one), or the malformed
+    /// chunk that replaces it.
+    fn write(&mut self, buf: &mut BytesMut, tok: Token) {
+        let word = &vocab_json()[tok.word as usize];
+        if self.plan.malformed_at == Some(self.sent) {
+            self.flush(buf);
+            self.wire.malformed(buf);
+        } else if self.plan.tokens_per_chunk <= 1 {
+            self.wire.token(buf, word, 1);
+        } else {
+            // An event holds tokens of one part only.
+            let (part, prev) = (
+                self.wire.part_of(self.sent),
+                self.wire.part_of(self.sent.saturating_sub(1)),
+            );
+            if self.pending_n > 0 && part != prev {
+                self.flush(buf);
+            }
+            self.pending.push_str(&word[1..word.len() - 1]);
+            self.pending_n += 1;
+            if self.pending_n >= self.plan.tokens_per_chunk || tok.finish.is_some() {
+                self.flush(buf);
+            }
+        }
+    }
+
     /// Write the pending tokens as one event.
     fn flush(&mut self, buf: &mut BytesMut) {
         if self.pending_n > 0 {
@@ -129,23 +155,7 @@ pub fn stream_response(
                     Err(_) => break,
                 }
             };
-            let word = &vocab_json()[tok.word as usize];
-            if st.plan.malformed_at == Some(st.sent) {
-                st.flush(&mut buf);
-                st.wire.malformed(&mut buf);
-            } else if st.plan.tokens_per_chunk <= 1 {
-                st.wire.token(&mut buf, word, 1);
-            } else {
-                // An event holds tokens of one part only.
-                if st.pending_n > 0 && st.wire.part_of(st.sent) != st.wire.part_of(st.sent - 1) {
-                    st.flush(&mut buf);
-                }
-                st.pending.push_str(&word[1..word.len() - 1]);
-                st.pending_n += 1;
-                if st.pending_n >= st.plan.tokens_per_chunk || tok.finish.is_some() {
-                    st.flush(&mut buf);
-                }
-            }
+            st.write(&mut buf, tok);
             st.sent += 1;
             if let Some(f) = tok.finish {
                 st.wire.finish(&mut buf, f == Finish::Length, st.sent);

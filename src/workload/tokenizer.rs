@@ -1,6 +1,7 @@
 //! Tokenizers, offline: tiktoken's `cl100k_base` and `o200k_base` (embedded in the binary), or
-//! any Hugging Face `tokenizer.json` (`--tokenizer path`). Used to count output tokens when a
-//! server reports no usage, and to build prompts of an exact token length.
+//! any Hugging Face `tokenizer.json` (`--tokenizer path`, or a model's name found in the local
+//! Hugging Face cache, never the network). Used to count output tokens when a server reports no
+//! usage, and to build prompts of an exact token length.
 
 use std::sync::Arc;
 
@@ -35,12 +36,8 @@ impl Tokenizer {
                 name: spec.into(),
                 bpe: tiktoken_rs::o200k_base_singleton(),
             },
-            path => {
-                if !std::path::Path::new(path).is_file() {
-                    anyhow::bail!(
-                        "--tokenizer {path:?}: not a built-in encoding (cl100k_base, o200k_base) nor a tokenizer.json file"
-                    );
-                }
+            spec => {
+                let path = &resolve(spec, &hub_dirs())?;
                 let mut tok = tokenizers::Tokenizer::from_file(path)
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .with_context(|| format!("--tokenizer {path}: cannot load the tokenizer"))?;
@@ -58,6 +55,7 @@ impl Tokenizer {
         Ok(Arc::new(t))
     }
 
+    /// The name recorded for this tokenizer: the encoding, or the file's path.
     pub fn name(&self) -> String {
         match self {
             Tokenizer::Tiktoken { name, .. } => name.clone(),
@@ -86,6 +84,83 @@ impl Tokenizer {
             Tokenizer::HuggingFace { tok, .. } => tok.decode(ids, false).unwrap_or_default(),
         }
     }
+}
+
+/// The Hugging Face hub caches to search, in order: `$HF_HUB_CACHE`, `$HF_HOME/hub`,
+/// `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub`.
+fn hub_dirs() -> Vec<std::path::PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    dirs.extend(var("HF_HUB_CACHE"));
+    dirs.extend(var("HF_HOME").map(|h| h.join("hub")));
+    dirs.extend(var("XDG_CACHE_HOME").map(|h| h.join("huggingface/hub")));
+    dirs.extend(var("HOME").map(|h| h.join(".cache/huggingface/hub")));
+    dirs.dedup();
+    dirs
+}
+
+/// A `tokenizer.json` for `spec`: the file itself, a directory holding one, or a model's name
+/// (`org/name`) in one of the hub caches `dirs` (its `refs/main` snapshot, else the newest
+/// snapshot that has the file). The error says where it looked.
+fn resolve(spec: &str, dirs: &[std::path::PathBuf]) -> anyhow::Result<String> {
+    let p = std::path::Path::new(spec);
+    if p.is_file() {
+        return Ok(spec.to_string());
+    }
+    if p.join("tokenizer.json").is_file() {
+        return Ok(p.join("tokenizer.json").to_string_lossy().into_owned());
+    }
+    let is_name =
+        spec.split('/').count() == 2 && !spec.starts_with('.') && !spec.ends_with(".json");
+    if !is_name {
+        anyhow::bail!(
+            "--tokenizer {spec:?}: not a built-in encoding (cl100k_base, o200k_base), a tokenizer.json file, nor a model name (org/name)"
+        );
+    }
+    let repo = format!("models--{}", spec.replace('/', "--"));
+    for dir in dirs {
+        let model = dir.join(&repo);
+        let main = std::fs::read_to_string(model.join("refs/main")).ok();
+        let mut snapshots: Vec<std::path::PathBuf> = main
+            .map(|rev| model.join("snapshots").join(rev.trim()))
+            .into_iter()
+            .collect();
+        let mut others: Vec<(std::time::SystemTime, std::path::PathBuf)> =
+            std::fs::read_dir(model.join("snapshots"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.metadata()
+                            .and_then(|m| m.modified())
+                            .unwrap_or(std::time::UNIX_EPOCH),
+                        e.path(),
+                    )
+                })
+                .collect();
+        others.sort_by_key(|o| std::cmp::Reverse(o.0));
+        snapshots.extend(others.into_iter().map(|(_, p)| p));
+        if let Some(f) = snapshots
+            .iter()
+            .map(|s| s.join("tokenizer.json"))
+            .find(|f| f.is_file())
+        {
+            return Ok(f.to_string_lossy().into_owned());
+        }
+    }
+    let looked: Vec<String> = dirs
+        .iter()
+        .map(|d| d.join(&repo).display().to_string())
+        .collect();
+    anyhow::bail!(
+        "--tokenizer {spec}: no tokenizer.json in the local Hugging Face cache (looked in {}); the network is never used: fetch it first (`huggingface-cli download {spec} tokenizer.json`) or pass the file's path",
+        if looked.is_empty() { "no cache: HOME is unset".to_string() } else { looked.join(", ") }
+    )
 }
 
 #[cfg(test)]
@@ -123,6 +198,45 @@ mod tests {
         let t = Tokenizer::load(p.to_str().unwrap()).unwrap();
         assert_eq!(t.count(text), 8);
         assert_eq!(t.count("a"), 1);
+    }
+
+    const WORDS: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"a":1,"b":2},"unk_token":"[UNK]"}}"#;
+
+    #[test]
+    fn a_model_name_is_found_in_the_hub_cache_at_its_main_revision() {
+        let hub = tempfile::tempdir().unwrap();
+        let model = hub.path().join("models--acme--tiny-llm");
+        for rev in ["old", "abc123"] {
+            std::fs::create_dir_all(model.join("snapshots").join(rev)).unwrap();
+            std::fs::write(
+                model.join("snapshots").join(rev).join("tokenizer.json"),
+                WORDS,
+            )
+            .unwrap();
+        }
+        std::fs::create_dir_all(model.join("refs")).unwrap();
+        std::fs::write(model.join("refs/main"), "abc123\n").unwrap();
+        let dirs = vec![hub.path().join("elsewhere"), hub.path().to_path_buf()];
+        let found = resolve("acme/tiny-llm", &dirs).unwrap();
+        assert!(
+            found.ends_with("snapshots/abc123/tokenizer.json"),
+            "{found}"
+        );
+        let t = Tokenizer::load(&found).unwrap();
+        assert_eq!(t.count("a b a"), 3);
+        // Without refs/main: the newest snapshot that has the file.
+        std::fs::remove_file(model.join("refs/main")).unwrap();
+        assert!(resolve("acme/tiny-llm", &dirs)
+            .unwrap()
+            .ends_with("tokenizer.json"));
+        let e = resolve("acme/missing", &dirs).unwrap_err().to_string();
+        assert!(
+            e.contains("models--acme--missing") && e.contains("elsewhere"),
+            "{e}"
+        );
+        assert!(e.contains("never used"), "{e}");
     }
 
     #[test]

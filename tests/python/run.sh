@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python-side checks, in a venv cached outside the checkout:
-#  1. the official openai and anthropic packages drive `llmbench sim` (streaming and not);
+#  1. the official openai and anthropic packages drive `llmbench sim` (streaming and not: chat,
+#     completions, messages, responses, embeddings; reasoning, tool calls, bundled tokens);
 #  2. results of several commands validate against docs/result.schema.json (jsonschema);
 #  3. the Kubernetes Job of `llmbench cluster k8s` validates (kubernetes-validate --strict,
 #     against 1.29, the oldest Kubernetes with backoffLimitPerIndex) and passes our own checks.
@@ -16,16 +17,23 @@ if ! "$VENV/bin/python" -c 'import openai, anthropic, jsonschema, kubernetes_val
 fi
 LOG=$(mktemp)
 WORK=$(mktemp -d)
+RLOG=$(mktemp)
 "$BIN" sim --port 0 --profile zero > "$LOG" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -rf "$LOG" "$WORK"' EXIT
-for _ in $(seq 100); do
-  URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$LOG" | head -1 || true)
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
-[ -n "$URL" ] || { echo "sim did not start:"; cat "$LOG"; exit 1; }
-"$VENV/bin/python" "$HERE/test_sim_clients.py" "$URL"
+"$BIN" sim --port 0 --profile zero --reasoning-tokens 3 --tokens-per-chunk 2 > "$RLOG" 2>&1 &
+RPID=$!
+trap 'kill $PID $RPID 2>/dev/null || true; rm -rf "$LOG" "$RLOG" "$WORK"' EXIT
+url_of() {
+  for _ in $(seq 100); do
+    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" | head -1 || true)
+    [ -n "$U" ] && { echo "$U"; return; }
+    sleep 0.1
+  done
+  echo "sim did not start:" >&2; cat "$1" >&2; exit 1
+}
+URL=$(url_of "$LOG")
+RURL=$(url_of "$RLOG")
+"$VENV/bin/python" "$HERE/test_sim_clients.py" "$URL" "$RURL"
 
 "$BIN" run --url "$URL" --stream --runs 5 --max-tokens 8 -q -o "$WORK/run.json" > /dev/null
 "$BIN" throughput --url "$URL" --rate 50 --duration 2s --max-tokens 8 -q --target 'error_rate<1%' -o "$WORK/tp.json" > /dev/null
