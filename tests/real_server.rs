@@ -52,6 +52,14 @@ impl Server {
         Server::start_with(dir, engine, model, parallel, ctx_per_slot, None)
     }
 
+    /// xllamacpp with more serve.py flags (`--embeddings`).
+    fn serving(dir: &Path, model: &str, parallel: u32, serve_args: &str) -> Server {
+        std::env::set_var("SERVE_ARGS", serve_args);
+        let s = Server::start(dir, "xllamacpp", model, parallel, 2048);
+        std::env::remove_var("SERVE_ARGS");
+        s
+    }
+
     /// `threads`: the server's compute threads (default: all cores).
     fn start_with(
         dir: &Path,
@@ -649,5 +657,117 @@ fn own_cpu_s() -> f64 {
         libc::getrusage(libc::RUSAGE_SELF, &mut u);
         let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         s(u.ru_utime) + s(u.ru_stime)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_embeddings_count_every_input_as_its_tokenizer_does() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let srv = Server::serving(&dir, "smollm2", 2, "--embeddings");
+    let flags = [
+        "--api",
+        "embeddings",
+        "--batch-size",
+        "4",
+        "--runs",
+        "6",
+        "--warmup",
+        "0",
+        "--dataset",
+        "random",
+        "--input-tokens",
+        "40",
+        "--seed",
+        "5",
+        "--warm-cache",
+    ];
+    let args = run_args(&srv.url, &flags);
+    let r = bounded(run::execute(&args)).await.unwrap();
+    assert_eq!(r.summary.requests.ok, 6, "{:?}", r.summary.errors);
+    // The same seeded plan rebuilt, each input counted by the server's own /tokenize.
+    let plan = llmbench::plan::RunPlan::from_args(&args).unwrap();
+    let http = reqwest::Client::new();
+    for rec in &r.requests {
+        assert_eq!(rec.inputs, Some(4), "request {}", rec.id);
+        let body: serde_json::Value =
+            serde_json::from_slice(&plan.requests.workload.body(rec.id)).unwrap();
+        let mut tokens = 0;
+        for input in body["input"].as_array().unwrap() {
+            let t: serde_json::Value = http
+                .post(format!("{}/tokenize", srv.url))
+                .json(&serde_json::json!({ "content": input }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens += t["tokens"].as_array().unwrap().len() as u64;
+        }
+        assert_eq!(rec.prompt_tokens, Some(tokens), "request {}", rec.id);
+    }
+    let s = &r.summary;
+    assert_eq!(s.tokens.inputs, 24);
+    assert!(s.throughput.inputs_s.unwrap() > 0.0);
+    print!("{}", llmbench::report::console::run_summary(&r));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_takes_extra_body_fields_and_sampling_options() {
+    let Some(dir) = setup_dir() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let srv = Server::start(&dir, "xllamacpp", "smollm2", 1, 2048);
+    let flags = [
+        "--runs",
+        "4",
+        "--warmup",
+        "0",
+        "-c",
+        "1",
+        "--max-tokens",
+        "16",
+        "--warm-cache",
+        "--prompt",
+        "short",
+        "--top-p",
+        "0.9",
+        "--top-k",
+        "20",
+        "--sampling-seed",
+        "1",
+    ];
+    // The same prompt four times: llama.cpp serves the repeats from its prompt cache...
+    let warm = bounded(run::execute(&run_args(&srv.url, &flags)))
+        .await
+        .unwrap();
+    assert_eq!(warm.summary.requests.ok, 4, "{:?}", warm.summary.errors);
+    assert!(warm.summary.tokens.cached > 0, "{:?}", warm.summary.tokens);
+    // ...unless --extra-body turns its cache off for each request (its own field).
+    let mut cold_flags = flags.to_vec();
+    cold_flags.extend(["--extra-body", r#"{"cache_prompt": false}"#]);
+    let cold = bounded(run::execute(&run_args(&srv.url, &cold_flags)))
+        .await
+        .unwrap();
+    assert_eq!(cold.summary.requests.ok, 4, "{:?}", cold.summary.errors);
+    assert_eq!(cold.summary.tokens.cached, 0, "{:?}", cold.summary.tokens);
+    // A stop sequence the model emits at once ends every answer early, as the server says.
+    let args = run_args(
+        &srv.url,
+        &[
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "64",
+            "--stop",
+            " ",
+        ],
+    );
+    let r = bounded(run::execute(&args)).await.unwrap();
+    for rec in &r.requests {
+        assert_eq!(rec.finish_reason.as_deref(), Some("stop"), "{rec:?}");
+        assert!(rec.output_tokens.unwrap() < 64);
     }
 }
