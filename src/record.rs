@@ -267,10 +267,10 @@ impl Row {
         self.reasoned().then_some(self.reasoning_tokens as u64)
     }
 
-    /// First answer event − sent: time to first output token (TTFO), the answer's first token
-    /// after any reasoning.
+    /// First answer event − sent, of a response that reasoned: time to first output token
+    /// (TTFO), the answer's first token after the reasoning (without reasoning it is TTFT).
     pub fn ttfo_ms(&self) -> Option<f64> {
-        (self.first_answer_ns != NONE)
+        (self.reasoned() && self.first_answer_ns != NONE)
             .then(|| self.first_answer_ns.saturating_sub(self.sent_ns) as f64 / NS_PER_MS)
     }
 
@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(row.reasoning_ms(), Some(40.0));
         assert_eq!(row.tokens_per_event(), Some(1.0));
         r.reasoning_tokens = None;
-        assert_eq!(r.row().reasoning_ms(), None);
+        assert_eq!((r.row().reasoning_ms(), r.row().ttfo_ms()), (None, None));
     }
 
     #[test]

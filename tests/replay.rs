@@ -195,6 +195,41 @@ async fn vllm_stream_counts_reasoning_as_content() {
     assert_eq!(r.content_ns.len(), 4);
     assert_eq!(r.output_tokens, Some(8));
     assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    // Two reasoning chunks, then the answer: its usage has no reasoning count, so the
+    // reasoning events stand for it (no tokenizer given).
+    assert_eq!(r.reasoning_tokens, Some(2));
+    assert_eq!(r.first_answer_ns, Some(r.content_ns[2]));
+}
+
+/// A Responses stream as OpenAI documents it, up to (and without) its terminal event.
+const RESPONSES_HEAD: &str = concat!(
+    "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[]}}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi\"}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":3,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\" there\"}\n\n",
+);
+
+#[tokio::test]
+async fn a_responses_stream_ends_only_at_its_terminal_event() {
+    let mut reply = sse("vllm_chat_stream.sse");
+    let done = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":4,\"response\":{\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n";
+    reply.body = format!("{RESPONSES_HEAD}{done}").into_bytes();
+    let r = replay(reply.clone(), Api::Responses, true, None).await;
+    assert!(r.is_ok(), "{:?}", r.error);
+    assert_eq!((r.content_ns.len(), r.output_tokens), (2, Some(2)));
+    reply.body = RESPONSES_HEAD.as_bytes().to_vec();
+    let r = replay(reply.clone(), Api::Responses, true, None).await;
+    assert_eq!(
+        kind(&r),
+        Some(FailureKind::StreamBroken),
+        "no terminal event"
+    );
+    assert_eq!(r.content_ns.len(), 2, "what came is kept");
+    let failed = "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"overloaded\"}}}\n\n";
+    reply.body = format!("{RESPONSES_HEAD}{failed}").into_bytes();
+    let r = replay(reply, Api::Responses, true, None).await;
+    assert_eq!(kind(&r), Some(FailureKind::ServerError));
+    assert!(r.error.unwrap().detail.contains("overloaded"));
 }
 
 #[tokio::test]

@@ -244,6 +244,8 @@ pub const CHECK_DEFAULT: &[&str] = &[
     "ttft.p95",
     "ttft.p99",
     "ttft.mean",
+    "ttfo.p50",
+    "ttfo.p95",
     "itl.p50",
     "itl.p95",
     "tpot.p50",
@@ -257,8 +259,15 @@ pub const CHECK_DEFAULT: &[&str] = &[
 
 /// What `compare` shows: these statistics of every distribution, then these scalars.
 pub const COMPARE_STATS: &[&str] = &["mean", "p50", "p90", "p95", "p99"];
-pub const COMPARE_DISTRIBUTIONS: &[&str] =
-    &["ttft", "itl", "tpot", "e2e", "output_tok_s", "decode_tok_s"];
+pub const COMPARE_DISTRIBUTIONS: &[&str] = &[
+    "ttft",
+    "ttfo",
+    "itl",
+    "tpot",
+    "e2e",
+    "output_tok_s",
+    "decode_tok_s",
+];
 /// The latency table's rows, in order (reports show those a result holds).
 pub const LATENCY: &[&str] = &[
     "ttft",

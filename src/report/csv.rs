@@ -23,14 +23,14 @@ fn ms(ns: Option<u64>) -> String {
 
 pub fn requests(result: &BenchResult) -> String {
     let mut out = String::from(
-        "id,warmup,level,scheduled_ms,sent_ms,headers_ms,first_content_ms,done_ms,ttft_ms,e2e_ms,tpot_ms,itl_mean_ms,content_events,output_tokens,prompt_tokens,cached_tokens,token_source,finish_reason,error_kind,http_status,error_detail\n",
+        "id,warmup,level,scheduled_ms,sent_ms,headers_ms,first_content_ms,done_ms,ttft_ms,e2e_ms,tpot_ms,itl_mean_ms,content_events,output_tokens,prompt_tokens,cached_tokens,token_source,finish_reason,error_kind,http_status,error_detail,ttfo_ms,reasoning_tokens,tool_call,inputs\n",
     );
     for r in &result.requests {
         let itl: Vec<f64> = r.itl_ms().collect();
         let itl_mean = (!itl.is_empty()).then(|| itl.iter().sum::<f64>() / itl.len() as f64);
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.id,
             r.warmup,
             opt(r.level),
@@ -52,6 +52,10 @@ pub fn requests(result: &BenchResult) -> String {
             r.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
             opt(r.error.as_ref().and_then(|e| e.http_status)),
             field(r.error.as_ref().map(|e| e.detail.as_str()).unwrap_or("")),
+            r.ttfo_ms().map(|v| format!("{v:.3}")).unwrap_or_default(),
+            opt(r.reasoning_tokens),
+            r.tool_call,
+            opt(r.inputs),
         );
     }
     out
