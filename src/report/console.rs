@@ -96,17 +96,32 @@ pub fn run_summary(result: &BenchResult) -> String {
     }
     let _ = writeln!(out, "{RULE}");
     seed_throughput(&mut out, s);
-    let _ = writeln!(
-        out,
-        "  Total tokens: {} (source: {})",
-        s.tokens.output, s.tokens.source
-    );
-    let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
-    let _ = writeln!(
-        out,
-        "  Aggregate: {:.1} tok/s, {:.2} req/s over a {:.2}s window",
-        s.throughput.output_tok_s, s.throughput.req_s, s.throughput.window_s
-    );
+    if let Some(inputs_s) = s.throughput.inputs_s {
+        // Embeddings generate nothing: their figures are inputs and input tokens.
+        let _ = writeln!(
+            out,
+            "  Total inputs: {} ({} input tokens)",
+            s.tokens.inputs, s.tokens.prompt
+        );
+        let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
+        let _ = writeln!(
+            out,
+            "  Aggregate: {inputs_s:.1} inputs/s, {:.1} input tok/s, {:.2} req/s over a {:.2}s window",
+            s.throughput.input_tok_s, s.throughput.req_s, s.throughput.window_s
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  Total tokens: {} (source: {})",
+            s.tokens.output, s.tokens.source
+        );
+        let _ = writeln!(out, "  Total time: {:.2}s", s.throughput.request_time_s);
+        let _ = writeln!(
+            out,
+            "  Aggregate: {:.1} tok/s, {:.2} req/s over a {:.2}s window",
+            s.throughput.output_tok_s, s.throughput.req_s, s.throughput.window_s
+        );
+    }
     if s.tokens.cached > 0 {
         let _ = writeln!(
             out,
