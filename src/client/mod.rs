@@ -349,8 +349,16 @@ impl Client {
         // record is complete: this costs the next request's start, never a measured figure.
         tokio::time::sleep(SETTLE).await;
         if let Some(e) = &mut rec.error {
+            // Redact the whole text first: a secret cut in two would leave its first part.
             if !self.secrets.is_empty() {
                 e.detail = redact(&e.detail, &self.secrets);
+            }
+            if e.kind == FailureKind::Http && e.detail.len() > read::DETAIL_BYTES {
+                let mut end = read::DETAIL_BYTES;
+                while !e.detail.is_char_boundary(end) {
+                    end -= 1;
+                }
+                e.detail.truncate(end);
             }
         }
         rec
@@ -437,6 +445,16 @@ impl Client {
         rec.headers_ns = Some(clock.now_ns());
         if !resp.status().is_success() {
             return http_error(rec, resp, clock, &mut guard).await;
+        }
+        // No encoding is asked for (no Accept-Encoding): a compressed body cannot be read.
+        let encoding = resp.headers().get(reqwest::header::CONTENT_ENCODING);
+        if let Some(enc) = encoding.and_then(|v| v.to_str().ok()) {
+            if !enc.trim().eq_ignore_ascii_case("identity") {
+                let why = format!(
+                    "the server compressed its answer ({enc}, Content-Encoding) though no encoding was asked for: not read"
+                );
+                return fail(rec, clock, FailureKind::BadResponse, None, why);
+            }
         }
         let api = self.endpoint.api;
         let tok = self.tokenizer.as_deref();

@@ -51,7 +51,8 @@ impl Guard {
     }
 }
 
-/// A non-2xx answer: the status and the start of its body (redacted by the caller's sink).
+/// A non-2xx answer: the status and the start of its body (redacted, then cut to
+/// [`DETAIL_BYTES`], by the caller).
 pub(super) async fn http_error(
     rec: RequestRecord,
     mut resp: reqwest::Response,
@@ -66,9 +67,12 @@ pub(super) async fn http_error(
             _ => break,
         }
     }
-    let detail = snippet(&body, 200);
+    let detail = snippet(&body, body.len());
     fail(rec, clock, FailureKind::Http, Some(status), detail)
 }
+
+/// How much of an error body a record keeps.
+pub(super) const DETAIL_BYTES: usize = 200;
 
 /// How long to wait for the end of a body after the stream's end marker (`[DONE]`,
 /// `message_stop`) before letting the connection go: the answer is complete at the marker.
@@ -103,6 +107,9 @@ pub(super) async fn read_stream(
         let was_done = obs.done_marker;
         let (content_ns, first_answer) = (&mut rec.content_ns, &mut rec.first_answer_ns);
         let mut on_event = |ev: crate::protocol::SseEvent<'_>| {
+            if obs.done_marker {
+                return false; // the answer ended at its end marker: what follows is not read
+            }
             events += 1;
             match api.on_event(ev, obs) {
                 Ok(part) => {
