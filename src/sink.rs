@@ -24,9 +24,11 @@ impl Sink {
         let file = std::fs::File::create(path)
             .with_context(|| format!("--output {}: cannot create the file", path.display()))?;
         let mut w = std::io::BufWriter::new(file);
-        w.write_all(header.to_line()?.as_bytes())?;
-        w.write_all(b"\n")?;
-        w.flush()?;
+        let line = header.to_line()?;
+        w.write_all(line.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .and_then(|_| w.flush())
+            .with_context(|| format!("--output {}: cannot write the file", path.display()))?;
         Ok(Sink {
             path: path.to_path_buf(),
             out: Mutex::new(w),

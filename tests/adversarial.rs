@@ -650,7 +650,11 @@ async fn an_error_body_echoing_the_request_headers_is_redacted_before_it_is_cut(
     let r = send_to(addr, Api::Chat, true, Duration::from_secs(5)).await;
     let e = r.error.unwrap();
     assert_eq!(e.http_status, Some(400));
-    assert!(e.detail.contains("authorization: [redacted]"), "{}", e.detail);
+    assert!(
+        e.detail.contains("authorization: [redacted]"),
+        "{}",
+        e.detail
+    );
     assert!(
         e.detail.len() <= 200 + "[redacted]".len(),
         "{}",

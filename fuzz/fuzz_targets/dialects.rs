@@ -1,0 +1,24 @@
+//! Every dialect's event and body parsers take any input without panicking: the first line is
+//! the SSE event name, the rest its data (and the whole input a response body).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use llmbench::protocol::{Api, Observation, SseEvent};
+use llmbench::units::Named;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let (event, payload) = text.split_once('\n').unwrap_or(("", &text));
+    for api in Api::ALL {
+        let mut obs = Observation {
+            text: Some(String::new()),
+            reasoning_text: Some(String::new()),
+            ..Default::default()
+        };
+        for line in payload.split("\n\n") {
+            let _ = api.on_event(SseEvent { event, data: line }, &mut obs);
+        }
+        let _ = obs.is_complete(*api);
+        let _ = api.on_body(data, &mut Observation::default());
+    }
+});

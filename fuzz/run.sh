@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS each (default 20), seeded with the recorded real-server
+# streams and payloads in tests/fixtures, the example traces and a result file. A crash exits
+# non-zero, leaving its input under fuzz/artifacts/<target>/.
+# usage: fuzz/run.sh [SECONDS]      needs cargo-fuzz and a nightly toolchain
+# (`rustup toolchain install nightly --profile minimal`; `cargo install cargo-fuzz`).
+set -euo pipefail
+SECONDS_EACH=${1:-20}
+cd "$(dirname "$0")"
+ROOT=$(cd .. && pwd)
+CORPUS=${FUZZ_CORPUS:-$ROOT/target/fuzz-corpus}
+SEEDS=$(mktemp -d)
+trap 'rm -rf "$SEEDS"' EXIT
+mkdir -p "$SEEDS/streams" "$SEEDS/files"
+cp "$ROOT"/tests/fixtures/*.sse "$ROOT"/tests/fixtures/*.json "$SEEDS/streams/"
+# The SSE target reads its first two bytes as a seed of the piece sizes.
+for f in "$ROOT"/tests/fixtures/*.sse; do printf '\x07\x01' | cat - "$f" > "$SEEDS/streams/seeded-$(basename "$f")"; done
+cp "$ROOT"/docs/examples/*.jsonl "$ROOT"/docs/examples/*.csv "$SEEDS/files/" 2>/dev/null || true
+cp "$ROOT"/tests/golden/*.json "$SEEDS/files/" 2>/dev/null || true
+TOOLCHAIN=+nightly
+rustup run nightly rustc --version >/dev/null 2>&1 || TOOLCHAIN=""
+for target in sse dialects readers; do
+  seeds=$SEEDS/streams
+  [ "$target" = readers ] && seeds=$SEEDS/files
+  mkdir -p "$CORPUS/$target"
+  echo "== fuzz $target for ${SECONDS_EACH}s"
+  # Without nightly, the stable compiler is told to accept nightly flags (RUSTC_BOOTSTRAP).
+  RUSTC_BOOTSTRAP=$([ -z "$TOOLCHAIN" ] && echo 1 || echo 0) \
+    cargo $TOOLCHAIN fuzz run "$target" "$CORPUS/$target" "$seeds" -- \
+    -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -max_len=65536 2>&1 | grep -E "^#|Done|ERROR|panicked|SUMMARY|stat::" | tail -4
+  status=${PIPESTATUS[0]}
+  [ "$status" -eq 0 ] || { echo "fuzz $target failed (exit $status): see fuzz/artifacts/$target"; exit 1; }
+done
