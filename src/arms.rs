@@ -43,6 +43,9 @@ impl Arms {
         if !ab.on() {
             return Ok(None);
         }
+        if common.target.virtual_time {
+            bail!("--virtual-time does not run A/B comparisons: drop --compare-url and --baseline-cmd");
+        }
         let treatment = match &ab.compare_url {
             Some(url) => {
                 // The treatment is one server: the baseline's replicas and fallbacks are its own.

@@ -204,6 +204,10 @@ impl Session {
             observe(r);
             self.record(r)
         };
+        if let Some(v) = &self.target.virtual_server {
+            let mut v = v.lock().unwrap_or_else(|e| e.into_inner());
+            return v.closed(&phase, |i| w.body(i), on_record);
+        }
         if let Some((turns, sessions)) = w.sessions() {
             let plan = SessionLoop {
                 first_id: phase.first_id,
@@ -250,6 +254,10 @@ impl Session {
         plan: &OpenLoop,
         w: &Workload,
     ) -> Vec<RequestRecord> {
+        if let Some(v) = &self.target.virtual_server {
+            let mut v = v.lock().unwrap_or_else(|e| e.into_inner());
+            return v.open(plan, |i| w.body(i), |r| self.record(r));
+        }
         let Some((p, arrivals, body)) = open_sessions(plan, w) else {
             let w = w.clone();
             return open_loop(
@@ -366,7 +374,8 @@ impl Session {
             ),
         };
         r.interrupted = self.stop.is_stopping();
-        r.client = client;
+        // In virtual time the process's CPU is the simulation's, not a client's load.
+        r.client = client.filter(|_| self.target.virtual_server.is_none());
         // An incomplete live file is not a live output: it is written again, whole, at the end.
         r.live_outputs = self
             .sink

@@ -37,6 +37,8 @@ pub struct Target {
     pub client: Client,
     pub info: TargetInfo,
     pub sim: Option<SimHandle>,
+    /// `--virtual-time`: the simulator in simulated time, in place of any server.
+    pub virtual_server: Option<std::sync::Mutex<crate::sim::virtual_time::VirtualServer>>,
 }
 
 impl Default for TargetInfo {
@@ -57,6 +59,7 @@ impl Default for TargetInfo {
 impl Target {
     pub fn describe(&self) -> String {
         match &self.info.simulator {
+            Some(p) if self.virtual_server.is_some() => format!("built-in simulator ({p})"),
             Some(p) => format!("built-in simulator (profile {p}) at {}", self.info.url),
             None => self.info.url.clone(),
         }
@@ -86,10 +89,16 @@ pub async fn resolve(
     stream: bool,
     max_connections: usize,
 ) -> anyhow::Result<Target> {
+    if args.virtual_time {
+        return virtual_target(args, stream, max_connections);
+    }
     let (base, sim) = match &args.url {
         Some(u) => (normalize_base_url(u)?, None),
         None => {
-            let cfg = SimConfig::profile(args.sim_profile);
+            let cfg = match &args.sim_file {
+                Some((path, file)) => file.config(path),
+                None => SimConfig::profile(args.sim_profile),
+            };
             let handle = sim::start_apart(cfg, ([127, 0, 0, 1], 0).into(), CrashMode::StopServing)
                 .await
                 .context("starting the built-in simulator")?;
@@ -135,18 +144,55 @@ pub async fn resolve(
         .unwrap_or_else(|| detect_backend(&model).to_string());
     let header_names = args.header_names.clone();
     Ok(Target {
+        virtual_server: None,
         client: client_of(args, &endpoint, max_connections)?,
         info: TargetInfo {
             url: base,
             api: args.api,
             model,
             backend,
-            simulator: sim.as_ref().map(|s| s.config.profile.name().to_string()),
+            simulator: sim.as_ref().map(|s| s.config.label()),
             header_names,
             fallbacks: args.fallbacks.clone(),
             replicas: args.replicas.clone(),
         },
         sim,
+    })
+}
+
+/// The simulator in simulated time (`--virtual-time`): no server starts, nothing connects (the
+/// client is made but never sends).
+fn virtual_target(
+    args: &TargetPlan,
+    stream: bool,
+    max_connections: usize,
+) -> anyhow::Result<Target> {
+    let cfg = match &args.sim_file {
+        Some((path, file)) => file.config(path),
+        None => SimConfig::profile(args.sim_profile),
+    };
+    let endpoint = Endpoint {
+        base: "http://virtual.invalid/v1".to_string(),
+        api: args.api,
+        stream,
+        timeout: None,
+        headers: args.headers.clone(),
+        path: None,
+    };
+    let server = crate::sim::virtual_time::VirtualServer::new(cfg, args.api, stream)?;
+    let cfg = server.config();
+    Ok(Target {
+        client: Client::new(endpoint, max_connections)?,
+        info: TargetInfo {
+            url: "virtual time".to_string(),
+            api: args.api,
+            model: args.model.clone().unwrap_or_else(|| cfg.model.clone()),
+            backend: "local".to_string(),
+            simulator: Some(format!("{}, virtual time", cfg.label())),
+            ..TargetInfo::default()
+        },
+        sim: None,
+        virtual_server: Some(std::sync::Mutex::new(server)),
     })
 }
 

@@ -220,6 +220,8 @@ pub struct SuiteArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct SimArgs {
+    #[command(subcommand)]
+    pub action: Option<SimAction>,
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port (0: a free one, printed).
@@ -228,6 +230,10 @@ pub struct SimArgs {
     /// Model tier: small (~100 tok/s), medium (~60), large (~20) single stream.
     #[arg(long, default_value = "small", value_parser = choice::<Profile>())]
     pub profile: Profile,
+    /// A profile file (TOML, from `llmbench sim fit` or by hand): its figures replace the
+    /// --profile's; flags given here replace the file's.
+    #[arg(long, value_name = "FILE")]
+    pub profile_file: Option<PathBuf>,
     /// Model name reported by /v1/models.
     #[arg(long)]
     pub model: Option<String>,
@@ -255,6 +261,9 @@ pub struct SimArgs {
     /// Added step time per running sequence, ms.
     #[arg(long)]
     pub decode_per_seq_ms: Option<f64>,
+    /// Added step time per thousand tokens of context held by the running sequences, ms.
+    #[arg(long)]
+    pub decode_per_ktok_ms: Option<f64>,
     /// A request waiting longer than this for a slot gets HTTP 504 (e.g. 30s).
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<std::time::Duration>,
@@ -264,8 +273,8 @@ pub struct SimArgs {
     /// Seed for text, early stops and faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Count prompt tokens with this tokenizer (cl100k_base, o200k_base, or a tokenizer.json);
-    /// default: one token per 4 bytes.
+    /// Count prompt tokens with this tokenizer (cl100k_base, o200k_base, a tokenizer.json, or
+    /// an org/name from the local Hugging Face cache); default: one token per 4 bytes.
     #[arg(long, value_name = "NAME|FILE")]
     pub tokenizer: Option<String>,
     /// Prefix caching (on by default, as in vLLM, SGLang and llama.cpp; off in the `zero`
@@ -310,6 +319,31 @@ pub struct SimArgs {
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand, Clone)]
+pub enum SimAction {
+    /// Fit the simulator to a real server: from results of sweep, throughput, capacity or run
+    /// against it, write a profile file (TOML) that `llmbench sim --profile-file` serves.
+    Fit(SimFitArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimFitArgs {
+    /// Result files (.json or .jsonl) of streamed runs against one server; a sweep over
+    /// several concurrency levels fits best.
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Where to write the profile (default: print it).
+    #[arg(long, short = 'o', value_name = "FILE.toml")]
+    pub output: Option<PathBuf>,
+    /// The server's own limit on sequences served at once (vLLM --max-num-seqs, llama.cpp
+    /// --parallel), when the runs never reached it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_num_seqs: Option<u64>,
+    /// Print only the profile, not the fit's account.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -69,7 +69,8 @@ pub enum Command {
     /// Print the JSON Schema of result files (docs/result.schema.json).
     #[command(hide = true)]
     Schema,
-    /// Serve the simulated LLM server until stopped.
+    /// Serve the simulated LLM server until stopped; `sim fit` fits it to a real server.
+    #[command(args_conflicts_with_subcommands = true)]
     Sim(SimArgs),
 }
 
@@ -118,6 +119,15 @@ pub struct TargetArgs {
     /// Profile of the built-in simulator used when --url is omitted.
     #[arg(long, default_value = "small", value_parser = choice::<Profile>())]
     pub sim_profile: Profile,
+    /// The built-in simulator from a profile file (`llmbench sim fit`), instead of
+    /// --sim-profile.
+    #[arg(long, value_name = "FILE")]
+    pub sim_profile_file: Option<PathBuf>,
+    /// Run the built-in simulator, the load and an ideal client in simulated time: no sockets,
+    /// no waiting; a 10-minute run takes seconds, and the same plan gives the same figures on
+    /// any machine (what-if planning with a fitted --sim-profile-file).
+    #[arg(long)]
+    pub virtual_time: bool,
 }
 
 /// What each request asks for: the dataset and the sampling options.
@@ -174,8 +184,10 @@ pub struct RequestArgs {
     /// Keep this much of the trace (its own time, from --trace-start).
     #[arg(long, value_parser = parse_duration)]
     pub trace_duration: Option<std::time::Duration>,
-    /// Tokenizer: cl100k_base (default for synthetic datasets), o200k_base, or a
-    /// tokenizer.json. Also counts output tokens when the server reports no usage.
+    /// Tokenizer: cl100k_base (default for synthetic datasets), o200k_base, a tokenizer.json,
+    /// or a model name (org/name) found in the local Hugging Face cache (HF_HOME or
+    /// ~/.cache/huggingface/hub; never downloaded). Also counts output tokens when the server
+    /// reports no usage.
     #[arg(long, value_name = "NAME|FILE")]
     pub tokenizer: Option<String>,
     /// Seed of the dataset (and of arrival times). Omitted: a fresh one per run, recorded.

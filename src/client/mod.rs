@@ -428,33 +428,15 @@ impl Client {
             // No retry of our own: the connection pool already resends a request that was
             // never written (a pooled connection found closed); anything else may have reached
             // the server, and sending it again would count it twice.
-            Ok(Err(e)) => {
-                let kind = if e.is_redirect() {
-                    FailureKind::Http
-                } else if e.is_connect() {
-                    FailureKind::Connect
-                } else if e.is_timeout() {
-                    FailureKind::Timeout
-                } else {
-                    FailureKind::StreamBroken
-                };
-                return fail(rec, clock, kind, None, error_chain(&e));
-            }
+            Ok(Err(e)) => return fail(rec, clock, send_failure(&e), None, error_chain(&e)),
             Ok(Ok(r)) => r,
         };
         rec.headers_ns = Some(clock.now_ns());
         if !resp.status().is_success() {
             return http_error(rec, resp, clock, &mut guard).await;
         }
-        // No encoding is asked for (no Accept-Encoding): a compressed body cannot be read.
-        let encoding = resp.headers().get(reqwest::header::CONTENT_ENCODING);
-        if let Some(enc) = encoding.and_then(|v| v.to_str().ok()) {
-            if !enc.trim().eq_ignore_ascii_case("identity") {
-                let why = format!(
-                    "the server compressed its answer ({enc}, Content-Encoding) though no encoding was asked for: not read"
-                );
-                return fail(rec, clock, FailureKind::BadResponse, None, why);
-            }
+        if let Some(why) = unasked_encoding(&resp) {
+            return fail(rec, clock, FailureKind::BadResponse, None, why);
         }
         let api = self.endpoint.api;
         let tok = self.tokenizer.as_deref();
@@ -488,6 +470,33 @@ impl Client {
         apply_observation(&mut rec, obs, tok);
         rec
     }
+}
+
+/// The kind of a failure to send a request or to receive its response headers.
+fn send_failure(e: &reqwest::Error) -> FailureKind {
+    if e.is_redirect() {
+        FailureKind::Http
+    } else if e.is_connect() {
+        FailureKind::Connect
+    } else if e.is_timeout() {
+        FailureKind::Timeout
+    } else {
+        FailureKind::StreamBroken
+    }
+}
+
+/// No encoding is asked for (no Accept-Encoding): a compressed body cannot be read.
+fn unasked_encoding(resp: &reqwest::Response) -> Option<String> {
+    let enc = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)?
+        .to_str()
+        .ok()?;
+    (!enc.trim().eq_ignore_ascii_case("identity")).then(|| {
+        format!(
+            "the server compressed its answer ({enc}, Content-Encoding) though no encoding was asked for: not read"
+        )
+    })
 }
 
 /// The pause after a response before the next request may take its connection.

@@ -249,17 +249,25 @@ pub(super) fn apply_observation(
         (Some(t), Some(s)) => t.count(s) as u64,
         _ => 0,
     };
-    rec.reasoning_tokens = match obs.reasoning_tokens {
-        Some(n) if n > 0 || obs.reasoning_parts > 0 => Some(n),
-        _ if obs.reasoning_parts == 0 => None,
-        _ if tok.is_some() => Some(count(&obs.reasoning_text)),
-        _ => Some(obs.reasoning_parts),
-    };
     let predicted = rec
         .server_timings
         .as_ref()
         .and_then(|t| t.predicted_n)
         .filter(|n| *n >= 0.0 && n.fract() == 0.0);
+    rec.reasoning_tokens = match obs.reasoning_tokens {
+        Some(n) if n > 0 || obs.reasoning_parts > 0 => Some(n),
+        _ if obs.reasoning_parts == 0 => None,
+        _ if tok.is_some() => Some(count(&obs.reasoning_text)),
+        // The server counted the whole output but not its reasoning (Anthropic): the
+        // reasoning's share of the generated text's bytes, robust to several tokens per event.
+        _ => match obs.output_tokens.or(predicted.map(|n| n as u64)) {
+            Some(total) if obs.output_chars > 0 => Some(
+                (total as f64 * obs.reasoning_chars as f64 / obs.output_chars as f64).round()
+                    as u64,
+            ),
+            _ => Some(obs.reasoning_parts),
+        },
+    };
     let has_text = |s: &Option<String>| s.as_deref().is_some_and(|t| !t.is_empty());
     match obs.output_tokens {
         Some(n) => {

@@ -6,11 +6,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::SimArgs;
+use crate::cli::{SimAction, SimArgs, SimFitArgs};
+use crate::sim::profile_file::ProfileFile;
 use crate::sim::{self, CrashMode, SimConfig};
 
-pub fn config_from_args(a: &SimArgs) -> SimConfig {
-    let mut c = SimConfig::profile(a.profile);
+pub fn config_from_args(a: &SimArgs) -> anyhow::Result<SimConfig> {
+    let mut c = match &a.profile_file {
+        Some(p) => ProfileFile::load(p)
+            .map_err(|e| anyhow::anyhow!("--profile-file {e:#}"))?
+            .config(p),
+        None => SimConfig::profile(a.profile),
+    };
     if let Some(m) = &a.model {
         c.model = m.clone();
     }
@@ -29,6 +35,7 @@ pub fn config_from_args(a: &SimArgs) -> SimConfig {
     set!(max_batched_tokens);
     set!(decode_base_ms);
     set!(decode_per_seq_ms);
+    set!(decode_per_ktok_ms);
     c.request_timeout_ms = a.request_timeout.map(|d: Duration| d.as_millis() as u64);
     c.eos_prob = a.eos_prob;
     c.reasoning_tokens = a.reasoning_tokens;
@@ -44,11 +51,14 @@ pub fn config_from_args(a: &SimArgs) -> SimConfig {
     c.faults.malformed_rate = a.malformed_rate;
     c.faults.crash_after = a.crash_after;
     c.faults.slow_start_ms = a.slow_start_ms;
-    c
+    Ok(c)
 }
 
 pub async fn sim(a: SimArgs) -> anyhow::Result<ExitCode> {
-    let cfg = config_from_args(&a);
+    if let Some(SimAction::Fit(f)) = &a.action {
+        return fit(f);
+    }
+    let cfg = config_from_args(&a)?;
     let addr: SocketAddr = format!("{}:{}", a.host, a.port).parse().with_context(|| {
         format!(
             "--host {:?} --port {}: not an IP address and port",
@@ -58,8 +68,11 @@ pub async fn sim(a: SimArgs) -> anyhow::Result<ExitCode> {
     let (ttft, itl) = cfg.predicted_single_stream(0);
     let handle = sim::start(cfg, addr, CrashMode::ExitProcess).await?;
     println!(
-        "llmbench sim: profile {} serving model {:?} at {} (single stream: ITL {:.2} ms, {:.0} tok/s; TTFT from {:.1} ms + prefill)",
-        handle.config.profile.name(),
+        "llmbench sim: {} serving model {:?} at {} (single stream: ITL {:.2} ms, {:.0} tok/s; TTFT from {:.1} ms + prefill)",
+        match &handle.config.profile_file {
+            Some(p) => format!("profile file {p}"),
+            None => format!("profile {}", handle.config.profile.name()),
+        },
         handle.config.model,
         handle.url(),
         itl,
@@ -73,5 +86,34 @@ pub async fn sim(a: SimArgs) -> anyhow::Result<ExitCode> {
         _ = handle.stopped() => {}
     }
     handle.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `llmbench sim fit RESULT... [-o FILE]`.
+fn fit(a: &SimFitArgs) -> anyhow::Result<ExitCode> {
+    if let Some(o) = &a.output {
+        crate::plan::check_writable(o)?;
+    }
+    let results = a
+        .results
+        .iter()
+        .map(|p| crate::result::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let fitted = sim::fit::fit(&results, a.max_num_seqs.map(|n| n as usize))?;
+    let sources: Vec<String> = a.results.iter().map(|p| p.display().to_string()).collect();
+    let text = fitted.to_toml(&sources)?;
+    if !a.quiet {
+        eprint!("{}", fitted.describe());
+    }
+    match &a.output {
+        Some(o) => {
+            std::fs::write(o, &text)
+                .with_context(|| format!("--output {}: cannot write the file", o.display()))?;
+            if !a.quiet {
+                eprintln!("profile written to {}", o.display());
+            }
+        }
+        None => print!("{text}"),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -434,6 +434,7 @@ impl SuitePlan {
             }
             if let Some(p) = tier.profile {
                 targs.sim_profile = p;
+                targs.sim_profile_file = None;
             }
             let max_tokens = tier.max_tokens.unwrap_or(a.max_tokens);
             let req = RequestArgs::builtin(tier.prompt.unwrap_or(a.prompt));

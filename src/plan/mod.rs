@@ -106,6 +106,10 @@ pub struct TargetPlan {
     /// `--endpoint`: the request path under the URL (without /v1), instead of the API's.
     pub path: Option<String>,
     pub sim_profile: Profile,
+    /// `--virtual-time`: the simulator in simulated time.
+    pub virtual_time: bool,
+    /// `--sim-profile-file`, read: it replaces `sim_profile`.
+    pub sim_file: Option<(std::path::PathBuf, crate::sim::profile_file::ProfileFile)>,
     /// `--fallback-url`, normalized, in order.
     pub fallbacks: Vec<String>,
     /// The other `--url` replicas (after the first), normalized, and how requests are spread.
@@ -115,6 +119,9 @@ pub struct TargetPlan {
 
 impl TargetPlan {
     pub fn from_args(a: &TargetArgs) -> anyhow::Result<TargetPlan> {
+        if a.virtual_time && !a.url.is_empty() {
+            bail!("--virtual-time runs the built-in simulator in simulated time: drop --url");
+        }
         if a.url.len() > 1 && !a.fallback_url.is_empty() {
             bail!("use several --url (replicas) or --fallback-url, not both");
         }
@@ -165,6 +172,15 @@ impl TargetPlan {
                 p => p.clone(),
             },
             sim_profile: a.sim_profile,
+            virtual_time: a.virtual_time,
+            sim_file: match &a.sim_profile_file {
+                Some(p) => Some((
+                    p.clone(),
+                    crate::sim::profile_file::ProfileFile::load(p)
+                        .map_err(|e| anyhow::anyhow!("--sim-profile-file {e:#}"))?,
+                )),
+                None => None,
+            },
             replicas,
             balance: a.balance,
             fallbacks: a
@@ -296,7 +312,7 @@ impl OutputPlan {
 
 /// An output's directory exists and takes a new file (checked before the run, so that a
 /// result is never measured and then lost).
-fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+pub fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
@@ -518,6 +534,9 @@ fn common(
             s.metric.name()
         );
     }
+    if target.virtual_time {
+        check_virtual(&output, req, monitor)?;
+    }
     if target.api == Api::Embeddings && command == Command::Ttft {
         bail!("ttft times the first token: --api embeddings has none (use run or throughput)");
     }
@@ -529,6 +548,28 @@ fn common(
         stream,
         max_connections,
     })
+}
+
+/// What `--virtual-time` does not simulate, refused before anything runs.
+fn check_virtual(
+    output: &OutputPlan,
+    req: Option<&RequestArgs>,
+    monitor: &MonitorArgs,
+) -> anyhow::Result<()> {
+    if output.shard.is_some() {
+        bail!("--virtual-time runs in one process: drop --shard");
+    }
+    if let Some(r) = req {
+        if r.dataset == "multi-turn" || r.trace.is_some() {
+            bail!(
+                "--virtual-time does not simulate conversations or traces yet: use a single-request dataset"
+            );
+        }
+    }
+    if monitor.metrics_url.is_some() || monitor.server_pid.is_some() {
+        bail!("--virtual-time has no server to monitor: drop --metrics-url and --server-pid");
+    }
+    Ok(())
 }
 
 /// `name` must be at least 1, and at most `MAX_COUNT`.

@@ -10,6 +10,37 @@ use crate::protocol::{Api, RequestOptions};
 
 /// The options of `req` for `api`, with local files (`--tools`, `--extra-body @FILE`) read.
 pub fn request_options(req: &RequestArgs, api: Api) -> anyhow::Result<RequestOptions> {
+    check_fields(req, api)?;
+    if req.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if req.batch_size > 1 && api != Api::Embeddings {
+        bail!("--batch-size is for --api embeddings (inputs per request)");
+    }
+    if let Some(p) = req.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            bail!("--top-p must be above 0 and at most 1, not {p}");
+        }
+    }
+    Ok(RequestOptions {
+        top_p: req.top_p,
+        top_k: req.top_k,
+        sampling_seed: req.sampling_seed,
+        stop: req.stop.clone(),
+        min_tokens: req.min_tokens,
+        tools: tools(req, api)?,
+        tool_choice: req.tool_choice.clone(),
+        continuous_usage: req.continuous_usage,
+        batch: req.batch_size,
+        extra_body: match &req.extra_body {
+            Some(text) => extra_body(text)?,
+            None => Default::default(),
+        },
+    })
+}
+
+/// An option the API has no field for is refused, naming `--extra-body`.
+fn check_fields(req: &RequestArgs, api: Api) -> anyhow::Result<()> {
     let unsupported: &[(&str, bool)] = &[
         ("--top-p", req.top_p.is_some()),
         ("--top-k", req.top_k.is_some()),
@@ -21,7 +52,8 @@ pub fn request_options(req: &RequestArgs, api: Api) -> anyhow::Result<RequestOpt
     ];
     // What each API has no field for.
     let missing: &[&str] = match api {
-        Api::Chat | Api::Completions => &[],
+        Api::Chat => &[],
+        Api::Completions => &["--tools"],
         Api::Messages => &["--sampling-seed", "--min-tokens", "--continuous-usage"],
         Api::Responses => &[
             "--top-k",
@@ -48,17 +80,11 @@ pub fn request_options(req: &RequestArgs, api: Api) -> anyhow::Result<RequestOpt
             );
         }
     }
-    if req.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if req.batch_size > 1 && api != Api::Embeddings {
-        bail!("--batch-size is for --api embeddings (inputs per request)");
-    }
-    if let Some(p) = req.top_p {
-        if !(p > 0.0 && p <= 1.0) {
-            bail!("--top-p must be above 0 and at most 1, not {p}");
-        }
-    }
+    Ok(())
+}
+
+/// `--tools FILE` read and shaped for the API; `--tool-choice` checked against it.
+fn tools(req: &RequestArgs, api: Api) -> anyhow::Result<Option<Value>> {
     if req.tool_choice.is_some() && req.tools.is_none() {
         bail!("--tool-choice needs --tools FILE (the tools to choose from)");
     }
@@ -69,7 +95,9 @@ pub fn request_options(req: &RequestArgs, api: Api) -> anyhow::Result<RequestOpt
             let v: Value = serde_json::from_str(&text)
                 .with_context(|| format!("--tools {}: not valid JSON", path.display()))?;
             match v {
-                Value::Array(a) if !a.is_empty() => Some(Value::Array(a)),
+                Value::Array(a) if !a.is_empty() => {
+                    Some(a.iter().map(|t| tool_for(api, t)).collect())
+                }
                 _ => bail!(
                     "--tools {}: expected a non-empty JSON array of tools",
                     path.display()
@@ -78,21 +106,61 @@ pub fn request_options(req: &RequestArgs, api: Api) -> anyhow::Result<RequestOpt
         }
         None => None,
     };
-    Ok(RequestOptions {
-        top_p: req.top_p,
-        top_k: req.top_k,
-        sampling_seed: req.sampling_seed,
-        stop: req.stop.clone(),
-        min_tokens: req.min_tokens,
-        tools,
-        tool_choice: req.tool_choice.clone(),
-        continuous_usage: req.continuous_usage,
-        batch: req.batch_size,
-        extra_body: match &req.extra_body {
-            Some(text) => extra_body(text)?,
-            None => Default::default(),
-        },
-    })
+    if let (Some(choice), Some(Value::Array(list))) = (&req.tool_choice, &tools) {
+        let names: Vec<&str> = list.iter().filter_map(tool_name).collect();
+        if !["auto", "none", "required", "any"].contains(&choice.as_str())
+            && !names.contains(&choice.as_str())
+        {
+            bail!(
+                "--tool-choice {choice:?}: not auto, none, required or a tool of --tools ({})",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(tools)
+}
+
+/// A tool's name, in any dialect's shape.
+fn tool_name(t: &Value) -> Option<&str> {
+    t.pointer("/function/name")
+        .or_else(|| t.get("name"))
+        .and_then(Value::as_str)
+}
+
+/// A tool of the chat format (`{"type": "function", "function": {name, description,
+/// parameters}}`) in `api`'s own shape: Anthropic's `{name, description, input_schema}`, the
+/// Responses API's flat `{"type": "function", name, description, parameters}`. A tool already
+/// in another shape is sent as it is.
+fn tool_for(api: Api, t: &Value) -> Value {
+    let Some(f) = t
+        .get("function")
+        .filter(|_| t.get("type") == Some(&"function".into()))
+    else {
+        return t.clone();
+    };
+    let mut out = serde_json::Map::new();
+    match api {
+        Api::Messages => {
+            for (from, to) in [("name", "name"), ("description", "description")] {
+                if let Some(v) = f.get(from) {
+                    out.insert(to.into(), v.clone());
+                }
+            }
+            let schema = f
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+            out.insert("input_schema".into(), schema);
+        }
+        Api::Responses => {
+            out.insert("type".into(), "function".into());
+            if let Some(m) = f.as_object() {
+                out.extend(m.clone());
+            }
+        }
+        _ => return t.clone(),
+    }
+    Value::Object(out)
 }
 
 /// `--extra-body`: a JSON object, inline or `@FILE`.
@@ -103,13 +171,18 @@ fn extra_body(text: &str) -> anyhow::Result<serde_json::Map<String, Value>> {
                 .with_context(|| format!("--extra-body @{path}: cannot read the file"))?,
             format!("@{path}"),
         ),
-        None => (text.to_string(), "".to_string()),
+        None => (text.to_string(), String::new()),
+    };
+    let from = if from.is_empty() {
+        from
+    } else {
+        format!(" {from}")
     };
     match serde_json::from_str::<Value>(&json) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => bail!("--extra-body {from}: expected a JSON object, got {other}"),
+        Ok(other) => bail!("--extra-body{from}: expected a JSON object, got {other}"),
         Err(e) => bail!(
-            "--extra-body {from}: not valid JSON ({e}); example: --extra-body '{{\"top_a\": 0.1}}'"
+            "--extra-body{from}: not valid JSON ({e}); example: --extra-body '{{\"top_a\": 0.1}}'"
         ),
     }
 }
@@ -137,6 +210,38 @@ mod tests {
         a.top_k = Some(3);
         assert!(request_options(&a, Api::Responses).is_err());
         assert!(request_options(&a, Api::Messages).is_ok());
+    }
+
+    #[test]
+    fn chat_tools_take_each_api_shape_and_tool_choice_must_name_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tools.json");
+        let chat = serde_json::json!([{"type": "function", "function": {
+            "name": "get_weather", "description": "d",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+        std::fs::write(&path, chat.to_string()).unwrap();
+        let mut a = args();
+        a.tools = Some(path.clone());
+        let tools = |a: &RequestArgs, api| request_options(a, api).unwrap().tools.unwrap();
+        assert_eq!(tools(&a, Api::Chat), chat);
+        let m = tools(&a, Api::Messages);
+        assert_eq!(m[0]["name"], "get_weather");
+        assert_eq!(m[0]["input_schema"], chat[0]["function"]["parameters"]);
+        assert!(m[0].get("function").is_none());
+        let r = tools(&a, Api::Responses);
+        assert_eq!(
+            (r[0]["type"].as_str(), r[0]["name"].as_str()),
+            (Some("function"), Some("get_weather"))
+        );
+        let e = request_options(&a, Api::Completions)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tools"), "{e}");
+        a.tool_choice = Some("get_weather".into());
+        assert!(request_options(&a, Api::Chat).is_ok());
+        a.tool_choice = Some("nosuch".into());
+        let e = request_options(&a, Api::Chat).unwrap_err().to_string();
+        assert!(e.contains("get_weather"), "{e}");
     }
 
     #[test]

@@ -139,8 +139,9 @@ pub struct Observation {
     pub done_marker: bool,
     /// Characters of generated text (answer, reasoning and tool-call arguments).
     pub output_chars: u64,
-    /// Events (or whole-body parts) that carried reasoning text.
+    /// Events (or whole-body parts) that carried reasoning text, and its characters.
     pub reasoning_parts: u64,
+    pub reasoning_chars: u64,
     /// The answer was (or held) a tool call.
     pub tool_call: bool,
     /// Embeddings: the vectors returned.
@@ -166,6 +167,7 @@ impl Observation {
             Part::Nothing => return,
             Part::Reasoning => {
                 self.reasoning_parts += 1;
+                self.reasoning_chars += s.len() as u64;
                 &mut self.reasoning_text
             }
             Part::Answer => &mut self.text,

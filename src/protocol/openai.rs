@@ -216,8 +216,10 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<Part, String>
             }
         };
         if let Some(d) = &c.delta {
-            take(Part::Reasoning, d.reasoning_content.as_deref());
-            take(Part::Reasoning, d.reasoning.as_deref());
+            // Some servers send the same text under both names (vLLM while it renamed the
+            // field): one of them, `reasoning_content` first.
+            let reasoning = d.reasoning_content.as_deref().filter(|s| !s.is_empty());
+            take(Part::Reasoning, reasoning.or(d.reasoning.as_deref()));
             take(Part::Answer, d.content.as_deref());
             for call in d.tool_calls.iter().flatten() {
                 let f = call.function.as_ref();
@@ -252,7 +254,8 @@ pub fn on_body(body: &[u8], obs: &mut Observation) -> Result<(), String> {
     obs.server_timings = r.timings;
     for c in &r.choices {
         if let Some(m) = &c.message {
-            for s in [&m.reasoning_content, &m.reasoning].into_iter().flatten() {
+            let reasoning = m.reasoning_content.as_deref().filter(|s| !s.is_empty());
+            if let Some(s) = reasoning.or(m.reasoning.as_deref()) {
                 obs.push(Part::Reasoning, s);
             }
             if let Some(s) = &m.content {
@@ -337,6 +340,29 @@ mod tests {
         assert_eq!(obs.finish_reason.as_deref(), Some("stop"));
         assert!(obs.done_marker);
         assert!(obs.is_complete(super::super::Api::Chat));
+    }
+
+    #[test]
+    fn reasoning_sent_under_both_names_counts_once() {
+        let mut obs = Observation {
+            reasoning_text: Some(String::new()),
+            ..Default::default()
+        };
+        let ev = r#"{"choices":[{"delta":{"reasoning_content":"hm","reasoning":"hm"}}]}"#;
+        on_event(
+            SseEvent {
+                event: "",
+                data: ev,
+            },
+            &mut obs,
+        )
+        .unwrap();
+        assert_eq!(obs.reasoning_parts, 1);
+        assert_eq!(obs.reasoning_text.as_deref(), Some("hm"));
+        let body = br#"{"choices":[{"message":{"content":"a","reasoning_content":"xy","reasoning":"xy"},"finish_reason":"stop"}]}"#;
+        let mut whole = Observation::default();
+        on_body(body, &mut whole).unwrap();
+        assert_eq!((whole.reasoning_parts, whole.output_chars), (1, 3));
     }
 
     #[test]

@@ -19,9 +19,13 @@ pub struct SseDecoder {
     event: String,
     has_data: bool,
     skip_lf: bool,
-    /// Bytes were fed before (a UTF-8 BOM is skipped only at the very start).
+    /// The start of the stream is behind us (a UTF-8 BOM is skipped only at the very start).
     started: bool,
+    /// Bytes of a BOM matched so far at the start, held back: a BOM may come split over reads.
+    bom: usize,
 }
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
@@ -31,9 +35,16 @@ impl SseDecoder {
     /// Feed one chunk of bytes; `on_event` is called for every event completed by it, in order.
     /// Returning `false` from `on_event` stops decoding the rest of this chunk.
     pub fn feed(&mut self, mut chunk: &[u8], on_event: &mut dyn FnMut(SseEvent<'_>) -> bool) {
-        if !self.started && !chunk.is_empty() {
+        if !self.started {
+            while self.bom < BOM.len() && chunk.first() == Some(&BOM[self.bom]) {
+                self.bom += 1;
+                chunk = &chunk[1..];
+            }
+            if chunk.is_empty() && self.bom < BOM.len() {
+                return; // undecided: wait for the next read
+            }
             self.started = true;
-            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+            self.release_partial_bom();
         }
         while !chunk.is_empty() {
             if self.skip_lf {
@@ -75,6 +86,10 @@ impl SseDecoder {
     /// The stream ended. A last event without its blank line is still delivered (servers that
     /// close right after the final `data:` line exist); a partial line is treated as complete.
     pub fn finish(&mut self, on_event: &mut dyn FnMut(SseEvent<'_>) -> bool) {
+        if !self.started {
+            self.started = true;
+            self.release_partial_bom();
+        }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             if !self.process_line(&line, on_event) {
@@ -82,6 +97,15 @@ impl SseDecoder {
             }
         }
         self.dispatch(on_event);
+    }
+
+    /// The first bytes of a BOM that did not complete it were data: they start the first line
+    /// (none of them ends a line).
+    fn release_partial_bom(&mut self) {
+        if self.bom < BOM.len() {
+            self.line.extend_from_slice(&BOM[..self.bom]);
+        }
+        self.bom = 0;
     }
 
     /// True when bytes of an unfinished event are buffered.
@@ -178,6 +202,19 @@ mod tests {
             true
         });
         assert_eq!(got, ["one", "two"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_split_over_reads_is_skipped_and_a_partial_one_kept() {
+        // Found by the fuzz target (chunking invariance): a BOM cut by the first read.
+        let split = decode_chunks(&[b"\xEF", b"\xBB", b"\xBFdata: one\n\n"]);
+        assert_eq!(split, vec![ev("", "one")]);
+        // Two bytes of a BOM then a field name: data, the line is not a known field.
+        let partial = decode_chunks(&[b"\xEF\xBB", b"data: x\n\ndata: y\n\n"]);
+        assert_eq!(partial, vec![ev("", "y")]);
+        assert_eq!(partial, decode_chunks(&[b"\xEF\xBBdata: x\n\ndata: y\n\n"]));
+        // A stream of nothing but a BOM's first byte ends with nothing.
+        assert!(decode_chunks(&[b"\xEF"]).is_empty());
     }
 
     #[test]

@@ -271,7 +271,16 @@ pub fn throughput_summary(result: &BenchResult, rate: f64) -> String {
             s.throughput.req_s
         );
     }
-    let _ = writeln!(out, "  Tokens/sec:    {:.1}", s.throughput.output_tok_s);
+    match s.throughput.inputs_s {
+        // Embeddings generate nothing: their work is the inputs.
+        Some(inputs) => writeln!(
+            out,
+            "  Inputs/sec:    {inputs:.1} ({:.1} input tok/s)",
+            s.throughput.input_tok_s
+        ),
+        None => writeln!(out, "  Tokens/sec:    {:.1}", s.throughput.output_tok_s),
+    }
+    .ok();
     let _ = writeln!(
         out,
         "  Concurrent:    peak {}, avg {:.1}",

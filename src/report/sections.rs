@@ -78,15 +78,24 @@ pub fn output_notes(s: &crate::metrics::Summary) -> Vec<String> {
             d.as_ref()
                 .map_or("-".to_string(), |d| format!("{:.1} ms", d.p50))
         };
+        let timing = match &s.ttfo_ms {
+            Some(_) => format!(
+                "; TTFO p50 {} after TTFT p50 {} (reasoning p50 {})",
+                p50(&s.ttfo_ms),
+                p50(&s.ttft_ms),
+                p50(&s.reasoning_ms)
+            ),
+            None => String::new(),
+        };
         out.push(format!(
-            "Reasoning: {} of {} responses reasoned, {} reasoning tokens ({share:.1}% of output); TTFO p50 {} after TTFT p50 {} (reasoning p50 {}).",
-            t.reasoned,
-            s.requests.ok,
-            t.reasoning,
-            p50(&s.ttfo_ms),
-            p50(&s.ttft_ms),
-            p50(&s.reasoning_ms)
+            "Reasoning: {} of {} responses reasoned, {} reasoning tokens ({share:.1}% of output){timing}.",
+            t.reasoned, s.requests.ok, t.reasoning,
         ));
+    }
+    if t.source == "events" {
+        out.push(
+            "Output tokens counted as content events: the server sent no usage and no --tokenizer was given, so a server that puts several tokens in one event is undercounted (pass --tokenizer NAME, or let the server send usage).".to_string(),
+        );
     }
     if t.tool_calls > 0 {
         out.push(format!(

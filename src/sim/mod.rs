@@ -7,11 +7,15 @@
 //! a way to stop it. The engine (step loop) is in `engine.rs`, the HTTP side in `routes.rs`.
 
 pub mod engine;
+pub mod fit;
 mod prefix_cache;
+pub mod profile_file;
 mod prometheus;
+mod regression;
 mod request;
 mod respond;
 pub mod routes;
+pub mod virtual_time;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -99,6 +103,10 @@ pub struct SimConfig {
     pub max_batched_tokens: u64,
     pub decode_base_ms: f64,
     pub decode_per_seq_ms: f64,
+    /// Added step time per thousand tokens of context (prompt + generated) held by the running
+    /// sequences: attention's cost growing with the KV cache.
+    #[serde(default)]
+    pub decode_per_ktok_ms: f64,
     /// A request waiting longer than this for a slot gets 504 (None: forever).
     pub request_timeout_ms: Option<u64>,
     /// Per-token probability of ending early with `stop` (unless the request sets ignore_eos).
@@ -122,6 +130,9 @@ pub struct SimConfig {
     #[serde(default = "embedding_dim")]
     pub embedding_dim: usize,
     pub faults: Faults,
+    /// The profile file the figures came from (`--profile-file`), if any.
+    #[serde(default)]
+    pub profile_file: Option<String>,
     /// Keep the server's own account of every token's timing ([`SimStats::log`]): what tests
     /// judge the client against.
     #[serde(default)]
@@ -155,6 +166,8 @@ impl SimConfig {
             max_batched_tokens: 2048,
             decode_base_ms: base,
             decode_per_seq_ms: per_seq,
+            decode_per_ktok_ms: 0.0,
+            profile_file: None,
             request_timeout_ms: None,
             eos_prob: 0.0,
             seed: 0,
@@ -172,10 +185,20 @@ impl SimConfig {
         }
     }
 
+    /// What the simulator serves: its profile's name, or its profile file's path.
+    pub fn label(&self) -> String {
+        match &self.profile_file {
+            Some(p) => format!("file {p}"),
+            None => self.profile.name().to_string(),
+        }
+    }
+
     /// Predicted single-stream timing: (TTFT ms, ITL ms) for a prompt of `prompt_tokens`
     /// (assuming it fits one prefill chunk).
     pub fn predicted_single_stream(&self, prompt_tokens: u64) -> (f64, f64) {
-        let step = self.decode_base_ms + self.decode_per_seq_ms;
+        let step = self.decode_base_ms
+            + self.decode_per_seq_ms
+            + self.decode_per_ktok_ms * prompt_tokens as f64 / 1e3;
         let prefill = if self.prefill_tok_s > 0.0 {
             prompt_tokens as f64 / self.prefill_tok_s * 1e3
         } else {
@@ -199,6 +222,7 @@ impl SimConfig {
             (self.prefill_base_ms, "--prefill-base-ms"),
             (self.decode_base_ms, "--decode-base-ms"),
             (self.decode_per_seq_ms, "--decode-per-seq-ms"),
+            (self.decode_per_ktok_ms, "--decode-per-ktok-ms"),
         ] {
             check(
                 v.is_finite() && v >= 0.0,

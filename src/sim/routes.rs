@@ -268,6 +268,7 @@ async fn admit(
     let submit = Submit {
         // Cached prompt tokens need no prefill; the last one is always computed.
         prompt_tokens: (req.prompt_tokens - req.cached_tokens).max(1),
+        context_tokens: req.prompt_tokens.max(1),
         max_tokens: req.max_tokens,
         ignore_eos: req.ignore_eos,
         seed,

@@ -1,0 +1,543 @@
+//! `llmbench sim fit`: the simulator's performance model fitted to measurements of a real server
+//! (the records of sweep, throughput, capacity or run results), so that the simulator behaves
+//! like that server and can be questioned offline.
+//!
+//! What is fitted, and from what (docs/simulator.md, "Fitted profiles"):
+//! * the decode step: every gap between two streamed events, divided by the tokens per event,
+//!   against the number of streams decoding at that moment (b) and the context they hold:
+//!   `step = decode_base + decode_per_seq × b + decode_per_ktok × context / 1000`, by weighted
+//!   least squares over the median step of each b (the context term only where the data can
+//!   tell it from b, else 0);
+//! * prefill: each request's TTFT less the step it was prefilled in, against its uncached prompt
+//!   tokens: `prefill_base + uncached / prefill_tok_s` (a fixed cost only, where the prompts are
+//!   all of about one length); from the requests sent to an idle server (at least 8), else from
+//!   all that found a free slot;
+//! * the sequences served at once: the most streams seen decoding together, when requests sent
+//!   beyond that many waited (their TTFT at least twice the others'); else not reached, and
+//!   the profile serves without a limit (said so);
+//! * tokens per event, reasoning tokens, early stops (per-token stop probability) and whether
+//!   the server caches prompt prefixes (usage's cached tokens).
+
+use serde::Serialize;
+
+use super::profile_file::ProfileFile;
+use super::regression::{least_squares, median, Active};
+use crate::record::{FailureKind, RequestRecord};
+use crate::result::BenchResult;
+
+/// The sequences served at once when the data never reached the server's limit.
+pub const UNREACHED_SEQS: usize = 1024;
+
+/// A decode bucket: the streams decoding at once, the median step and context, and how many
+/// gaps it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodeBucket {
+    pub batch: usize,
+    pub step_ms: f64,
+    pub context_tokens: f64,
+    pub gaps: usize,
+    /// The fitted step at this batch.
+    pub fitted_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fit {
+    pub profile: ProfileFile,
+    pub requests: usize,
+    pub decode: Vec<DecodeBucket>,
+    /// Requests whose TTFT fitted the prefill (sent to an idle server, where there were enough).
+    pub prefill_samples: usize,
+    /// The median absolute error of the prefill fit over those requests, ms.
+    pub prefill_mae_ms: f64,
+    /// Most streams seen decoding at once, and whether that was the server's limit.
+    pub max_decoding: usize,
+    pub limit_reached: bool,
+    pub notes: Vec<String>,
+}
+
+/// One measured request, as the fit needs it.
+struct Req {
+    sent: u64,
+    first: u64,
+    done: u64,
+    events: Vec<u64>,
+    prompt: u64,
+    uncached: u64,
+    output: u64,
+}
+
+/// The requests of one result usable for the fit: measured, answered, streamed.
+fn requests(r: &BenchResult) -> Vec<Req> {
+    r.requests
+        .iter()
+        .filter(|q| !q.warmup && q.is_ok() && !q.content_ns.is_empty())
+        .filter_map(|q: &RequestRecord| {
+            let output = q.output_tokens?;
+            let prompt = q.prompt_tokens.unwrap_or(0);
+            Some(Req {
+                sent: q.sent_ns,
+                first: q.content_ns[0],
+                done: q.done_ns,
+                events: q.content_ns.clone(),
+                prompt,
+                uncached: prompt.saturating_sub(q.cached_tokens.unwrap_or(0)),
+                output,
+            })
+        })
+        .collect()
+}
+
+/// One result's requests and who was active when.
+struct File {
+    reqs: Vec<Req>,
+    /// Streams decoding (first event .. done), weighted by their prompt tokens.
+    decoding: Active,
+    /// Requests in flight (sent .. done).
+    in_flight: Active,
+    mean_output: f64,
+}
+
+/// What the results hold, gathered once.
+#[derive(Default)]
+struct Gathered {
+    files: Vec<File>,
+    /// (streams decoding, their context, step ms) of every gap between events.
+    gaps: Vec<(usize, f64, f64)>,
+    requests: usize,
+    max_decoding: usize,
+    tokens: u64,
+    early_stops: u64,
+    tokens_per_event: Vec<f64>,
+    reasoning: Vec<f64>,
+    cached: bool,
+}
+
+fn gather(results: &[BenchResult], notes: &mut Vec<String>) -> Gathered {
+    let mut g = Gathered::default();
+    for r in results {
+        if r.requests_omitted > 0 {
+            notes.push(format!(
+                "a result kept {} of its records: the fit uses those",
+                r.requests.len()
+            ));
+        }
+        for q in r.requests.iter().filter(|q| !q.warmup && q.is_ok()) {
+            g.tokens += q.output_tokens.unwrap_or(0);
+            let stopped = matches!(
+                q.finish_reason.as_deref(),
+                Some("stop" | "end_turn" | "eos")
+            );
+            g.early_stops += stopped as u64;
+            g.reasoning.extend(q.reasoning_tokens.map(|t| t as f64));
+            g.cached |= q.cached_tokens.unwrap_or(0) > 0;
+        }
+        let reqs = requests(r);
+        if reqs.is_empty() {
+            continue;
+        }
+        let decoding =
+            Active::weighted(reqs.iter().map(|q| (q.first, q.done + 1, q.prompt as f64)));
+        let sent = |q: &&RequestRecord| {
+            !q.warmup && q.error.as_ref().map(|e| e.kind) != Some(FailureKind::Dropped)
+        };
+        let in_flight = Active::new(
+            r.requests
+                .iter()
+                .filter(sent)
+                .map(|q| (q.sent_ns, q.done_ns + 1)),
+        );
+        let mean_output = reqs.iter().map(|q| q.output as f64).sum::<f64>() / reqs.len() as f64;
+        for q in &reqs {
+            g.max_decoding = g.max_decoding.max(decoding.at(q.first));
+            let per_event = (q.output as f64 / q.events.len() as f64).max(1.0);
+            g.tokens_per_event.push(per_event);
+            for w in q.events.windows(2) {
+                let mid = w[0] / 2 + w[1] / 2;
+                let b = decoding.at(mid).max(1);
+                let context = b as f64 * mean_output / 2.0 + decoding.weight_at(mid);
+                g.gaps
+                    .push((b, context, (w[1] - w[0]) as f64 / 1e6 / per_event));
+            }
+        }
+        g.requests += reqs.len();
+        g.files.push(File {
+            reqs,
+            decoding,
+            in_flight,
+            mean_output,
+        });
+    }
+    g
+}
+
+/// The median step of each batch size with at least 20 gaps and 2% of all (a batch size seen
+/// only in passing, as streams start and end, holds mostly steps slowed by a prefill).
+fn decode_buckets(gaps: &[(usize, f64, f64)]) -> Vec<DecodeBucket> {
+    let least = (gaps.len() / 50).max(20);
+    let mut by_batch: std::collections::BTreeMap<usize, (Vec<f64>, Vec<f64>)> = Default::default();
+    for &(b, c, s) in gaps {
+        let e = by_batch.entry(b).or_default();
+        e.0.push(s);
+        e.1.push(c);
+    }
+    by_batch
+        .into_iter()
+        .filter(|(_, (s, _))| s.len() >= least)
+        .map(|(batch, (mut s, mut c))| DecodeBucket {
+            batch,
+            gaps: s.len(),
+            step_ms: median(&mut s),
+            context_tokens: median(&mut c),
+            fitted_ms: 0.0,
+        })
+        .collect()
+}
+
+/// Whether requests sent beyond the most streams seen decoding at once waited (their median
+/// TTFT at least twice the others'): then that many is the server's limit.
+fn limit_reached(g: &Gathered) -> bool {
+    let (mut within, mut beyond) = (Vec::new(), Vec::new());
+    for f in &g.files {
+        for q in &f.reqs {
+            let ttft = (q.first - q.sent) as f64 / 1e6;
+            if f.in_flight.at(q.sent) > g.max_decoding {
+                beyond.push(ttft);
+            } else {
+                within.push(ttft);
+            }
+        }
+    }
+    beyond.len() >= 5 && !within.is_empty() && median(&mut beyond) >= 2.0 * median(&mut within)
+}
+
+/// (uncached prompt tokens, TTFT less its decode step) of the requests that show the prefill:
+/// those sent to an idle server where there are enough (the primitive cost, which the engine
+/// then composes: prefills batched into one step, a request waiting for the step in progress),
+/// else all that found a slot.
+fn prefill_samples(
+    g: &Gathered,
+    step: impl Fn(usize, f64) -> f64,
+    max_num_seqs: usize,
+    notes: &mut Vec<String>,
+) -> Vec<(f64, f64)> {
+    let alone = |f: &File, q: &Req| f.in_flight.at(q.sent) <= 1 && f.decoding.at(q.sent) == 0;
+    let idle: usize = g
+        .files
+        .iter()
+        .map(|f| f.reqs.iter().filter(|q| alone(f, q)).count())
+        .sum();
+    let only_idle = idle >= 8;
+    if !only_idle {
+        notes.push(format!(
+            "only {idle} requests met an idle server: the prefill is fitted on requests sent \
+             while others ran, whose TTFT includes waiting for the step in progress; a sweep \
+             starting at concurrency 1 fits it better"
+        ));
+    }
+    let mut samples = Vec::new();
+    for f in &g.files {
+        for q in &f.reqs {
+            if f.in_flight.at(q.sent) > max_num_seqs || (only_idle && !alone(f, q)) {
+                continue;
+            }
+            let b = f.decoding.at(q.sent) + 1;
+            let ttft = (q.first - q.sent) as f64 / 1e6;
+            let context = f.decoding.weight_at(q.sent)
+                + q.prompt as f64
+                + (b - 1) as f64 * f.mean_output / 2.0;
+            samples.push((q.uncached as f64, ttft - step(b, context)));
+        }
+    }
+    samples
+}
+
+/// Fit the simulator to `results` (several runs of one server); `slots`: the server's own limit
+/// on sequences served at once, when the user knows it (else found from the data, if reached).
+pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit> {
+    let mut notes = Vec::new();
+    let mut g = gather(results, &mut notes);
+    anyhow::ensure!(
+        g.requests > 0,
+        "no streamed, answered request with a token count in the results: the fit needs the \
+         records of streamed runs (without --no-stream) against the server"
+    );
+    let mut buckets = decode_buckets(&g.gaps);
+    anyhow::ensure!(
+        !buckets.is_empty(),
+        "too few inter-token gaps to fit the decode step (at least 20 at one batch size): run \
+         longer answers or more requests"
+    );
+    let (base, per_seq, per_ktok) = robust_decode(&mut buckets, &mut notes);
+    let step = |b: usize, context: f64| base + per_seq * b as f64 + per_ktok * context / 1e3;
+    for b in &mut buckets {
+        b.fitted_ms = step(b.batch, b.context_tokens);
+    }
+    let limit_reached = limit_reached(&g);
+    let max_num_seqs = match slots {
+        Some(n) => {
+            if limit_reached && n != g.max_decoding {
+                notes.push(format!(
+                    "max_num_seqs {n} as given, where the data showed {} served at once",
+                    g.max_decoding
+                ));
+            }
+            n
+        }
+        None if limit_reached => g.max_decoding,
+        None => {
+            notes.push(format!(
+                "the server's limit on sequences served at once was not reached (at most {} \
+                 decoded together, and no request waited for a slot): the profile serves up to \
+                 {UNREACHED_SEQS}; set max_num_seqs to the server's own (vLLM --max-num-seqs, \
+                 llama.cpp --parallel), or pass it to sim fit, to model its queue",
+                g.max_decoding
+            ));
+            UNREACHED_SEQS
+        }
+    };
+    let mut samples = prefill_samples(&g, step, max_num_seqs, &mut notes);
+    let (prefill_base, prefill_tok_s, prefill_mae_ms) = fit_prefill(&mut samples, &mut notes);
+    let eos_prob = g.early_stops as f64 / g.tokens.max(1) as f64;
+    let reasoning_tokens = if g.reasoning.is_empty() {
+        0
+    } else {
+        median(&mut g.reasoning).round() as u32
+    };
+    let profile = ProfileFile {
+        model: results.first().map(|r| r.target.model.clone()),
+        max_num_seqs: Some(max_num_seqs),
+        prefill_base_ms: Some(round(prefill_base)),
+        prefill_tok_s: Some(round(prefill_tok_s)),
+        decode_base_ms: Some(round(base)),
+        decode_per_seq_ms: Some(round(per_seq)),
+        decode_per_ktok_ms: Some(round(per_ktok)),
+        prefix_caching: Some(g.cached),
+        tokens_per_chunk: Some(median(&mut g.tokens_per_event).round().max(1.0) as u32),
+        reasoning_tokens: Some(reasoning_tokens),
+        eos_prob: Some((eos_prob * 1e6).round() / 1e6),
+        // Prompts are prefilled whole in one step and memory never runs out: as most servers
+        // do at a benchmark's prompt lengths and loads.
+        max_batched_tokens: Some(0),
+        kv_tokens: Some(u64::MAX / 4),
+        fit: None,
+    };
+    Ok(Fit {
+        profile,
+        requests: g.requests,
+        decode: buckets,
+        prefill_samples: samples.len(),
+        prefill_mae_ms,
+        max_decoding: g.max_decoding,
+        limit_reached,
+        notes,
+    })
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+/// [`fit_decode`], then again without the batch sizes it misses by over 25% (when at least
+/// three remain): a bucket of steps mostly slowed by prefills is not the decode step.
+fn robust_decode(buckets: &mut Vec<DecodeBucket>, notes: &mut Vec<String>) -> (f64, f64, f64) {
+    let first = fit_decode(buckets, &mut Vec::new());
+    let at = |b: &DecodeBucket, (base, seq, ktok): (f64, f64, f64)| {
+        base + seq * b.batch as f64 + ktok * b.context_tokens / 1e3
+    };
+    let (kept, off): (Vec<DecodeBucket>, Vec<DecodeBucket>) = buckets
+        .drain(..)
+        .partition(|b| (b.step_ms - at(b, first)).abs() <= 0.25 * at(b, first));
+    if kept.len() >= 3 && !off.is_empty() {
+        notes.push(format!(
+            "left out of the decode fit, as off the line of the others by over 25%: batch {}",
+            off.iter()
+                .map(|b| b.batch.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        *buckets = kept;
+        let fit = fit_decode(buckets, notes);
+        buckets.extend(off);
+        buckets.sort_by_key(|b| b.batch);
+        return fit;
+    }
+    buckets.extend(kept);
+    buckets.extend(off);
+    buckets.sort_by_key(|b| b.batch);
+    fit_decode(buckets, notes)
+}
+
+/// (base, per sequence, per thousand context tokens) of the decode step.
+fn fit_decode(buckets: &[DecodeBucket], notes: &mut Vec<String>) -> (f64, f64, f64) {
+    let weight = |b: &DecodeBucket| (b.gaps as f64).sqrt();
+    // The context term only where context per stream varies apart from the batch size.
+    let per_stream: Vec<f64> = buckets
+        .iter()
+        .map(|b| b.context_tokens / b.batch as f64)
+        .collect();
+    let (lo, hi) = per_stream
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+    if buckets.len() >= 3 && hi > 1.5 * lo {
+        let rows: Vec<_> = buckets
+            .iter()
+            .map(|b| {
+                (
+                    vec![1.0, b.batch as f64, b.context_tokens / 1e3],
+                    b.step_ms,
+                    weight(b),
+                )
+            })
+            .collect();
+        if let Some(c) = least_squares(&rows) {
+            if c.iter().all(|&v| v >= 0.0) {
+                return (c[0], c[1], c[2]);
+            }
+        }
+    }
+    if buckets.len() >= 2 {
+        let rows: Vec<_> = buckets
+            .iter()
+            .map(|b| (vec![1.0, b.batch as f64], b.step_ms, weight(b)))
+            .collect();
+        if let Some(c) = least_squares(&rows) {
+            if c[0] >= 0.0 && c[1] >= 0.0 {
+                return (c[0], c[1], 0.0);
+            }
+        }
+        notes.push(
+            "the decode step did not grow with the batch: fitted as one fixed step".to_string(),
+        );
+    } else {
+        notes.push(format!(
+            "every gap came at one batch size ({}): the step's growth with the batch is unknown \
+             (0); run a sweep over several concurrency levels",
+            buckets[0].batch
+        ));
+    }
+    let total: f64 = buckets.iter().map(weight).sum();
+    let mean = buckets.iter().map(|b| b.step_ms * weight(b)).sum::<f64>() / total;
+    (mean, 0.0, 0.0)
+}
+
+/// (base ms, tokens per second (0: not modelled), median absolute error ms) of the prefill, from
+/// (uncached prompt tokens, TTFT less its step) samples.
+fn fit_prefill(samples: &mut [(f64, f64)], notes: &mut Vec<String>) -> (f64, f64, f64) {
+    if samples.is_empty() {
+        notes.push("no request found a free slot: the prefill is not fitted".to_string());
+        return (0.0, 0.0, 0.0);
+    }
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Medians of up to 10 groups by prompt length.
+    let groups = samples.len().clamp(1, 10);
+    let size = samples.len().div_ceil(groups);
+    let rows: Vec<(Vec<f64>, f64, f64)> = samples
+        .chunks(size)
+        .map(|c| {
+            let mut x: Vec<f64> = c.iter().map(|s| s.0).collect();
+            let mut y: Vec<f64> = c.iter().map(|s| s.1).collect();
+            (vec![1.0, median(&mut x)], median(&mut y), c.len() as f64)
+        })
+        .collect();
+    let (x_lo, x_hi) = (rows[0].0[1], rows[rows.len() - 1].0[1]);
+    let fitted = (x_hi > 1.5 * x_lo.max(1.0))
+        .then(|| least_squares(&rows))
+        .flatten()
+        .filter(|c| c[1] > 0.0);
+    let (base, per_token) = match fitted {
+        Some(c) => (c[0].max(0.0), c[1]),
+        None => {
+            notes.push(format!(
+                "prompts of about one length ({x_lo:.0}-{x_hi:.0} uncached tokens): the prefill is \
+                 a fixed cost; vary --dataset random lengths to fit its speed"
+            ));
+            let mut y: Vec<f64> = samples.iter().map(|s| s.1).collect();
+            (median(&mut y).max(0.0), 0.0)
+        }
+    };
+    let mut err: Vec<f64> = samples
+        .iter()
+        .map(|(x, y)| (base + per_token * x - y).abs())
+        .collect();
+    let rate = if per_token > 0.0 {
+        1e3 / per_token
+    } else {
+        0.0
+    };
+    (base, rate, median(&mut err))
+}
+
+impl Fit {
+    /// The profile file's text: the figures, and a `[fit]` table of where they came from.
+    pub fn to_toml(&self, sources: &[String]) -> anyhow::Result<String> {
+        let mut table = toml::Table::new();
+        table.insert("sources".into(), sources.to_vec().into());
+        table.insert("requests".into(), (self.requests as i64).into());
+        table.insert(
+            "prefill_median_abs_error_ms".into(),
+            round(self.prefill_mae_ms).into(),
+        );
+        table.insert(
+            "most_decoding_at_once".into(),
+            (self.max_decoding as i64).into(),
+        );
+        table.insert("limit_reached".into(), self.limit_reached.into());
+        let decode: Vec<toml::Value> = self
+            .decode
+            .iter()
+            .map(|b| {
+                toml::Value::Table(toml::Table::from_iter([
+                    ("batch".to_string(), (b.batch as i64).into()),
+                    ("gaps".to_string(), (b.gaps as i64).into()),
+                    ("step_ms".to_string(), round(b.step_ms).into()),
+                    ("fitted_ms".to_string(), round(b.fitted_ms).into()),
+                ]))
+            })
+            .collect();
+        table.insert("decode".into(), decode.into());
+        table.insert("notes".into(), self.notes.clone().into());
+        let mut file = self.profile.clone();
+        file.fit = Some(table);
+        file.to_toml(
+            "llmbench simulator profile, fitted by `llmbench sim fit`.\n\
+             Serve it: llmbench sim --profile-file THIS; use it in any command: --sim-profile-file THIS.\n\
+             The model is in docs/simulator.md; edit any figure. [fit] says how it was obtained.",
+        )
+    }
+
+    /// A few lines for the terminal.
+    pub fn describe(&self) -> String {
+        let p = &self.profile;
+        let mut s = format!(
+            "fitted from {} requests: decode step {:.2} ms + {:.3} ms per stream + {:.3} ms per 1k context tokens; \
+             prefill {:.1} ms + {}; {} (median TTFT error {:.1} ms over {} requests)\n",
+            self.requests,
+            p.decode_base_ms.unwrap_or(0.0),
+            p.decode_per_seq_ms.unwrap_or(0.0),
+            p.decode_per_ktok_ms.unwrap_or(0.0),
+            p.prefill_base_ms.unwrap_or(0.0),
+            match p.prefill_tok_s {
+                Some(r) if r > 0.0 => format!("{r:.0} uncached prompt tokens/s"),
+                _ => "no per-token cost".to_string(),
+            },
+            if self.limit_reached {
+                format!("{} sequences at once", self.max_decoding)
+            } else {
+                "no limit reached".to_string()
+            },
+            self.prefill_mae_ms,
+            self.prefill_samples,
+        );
+        s.push_str("  batch   gaps   step ms   fitted ms\n");
+        for b in &self.decode {
+            s.push_str(&format!(
+                "  {:>5} {:>6} {:>9.2} {:>11.2}\n",
+                b.batch, b.gaps, b.step_ms, b.fitted_ms
+            ));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        s
+    }
+}

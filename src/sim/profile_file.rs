@@ -1,0 +1,149 @@
+//! A simulator profile in a TOML file: the performance model's figures, written by
+//! `llmbench sim fit` from measurements of a real server (or by hand), served by
+//! `llmbench sim --profile-file FILE` and used in-process by every command's
+//! `--sim-profile-file FILE`. Every key is optional: a key not given keeps the `small` profile's
+//! value. The `[fit]` table says where the figures came from; the simulator does not read it.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::SimConfig;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    /// The model name the simulator reports (the fitted server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Sequences served at once; more wait in a queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_seqs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batched_tokens: Option<u64>,
+    /// Fixed cost of a prefill, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_base_ms: Option<f64>,
+    /// Uncached prompt tokens prefilled per second (0: instant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_tok_s: Option<f64>,
+    /// Decode step: base + per running sequence + per thousand tokens of context held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_base_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_per_seq_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_per_ktok_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_caching: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_chunk: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u32>,
+    /// Per-token probability of ending the answer early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos_prob: Option<f64>,
+    /// How the figures were obtained (not read by the simulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<toml::Table>,
+}
+
+impl ProfileFile {
+    pub fn load(path: &Path) -> anyhow::Result<ProfileFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the profile file", path.display()))?;
+        let file: ProfileFile = toml::from_str(&text)
+            .with_context(|| format!("{}: not a simulator profile", path.display()))?;
+        let mut check = SimConfig::profile(super::Profile::Small);
+        file.apply(&mut check);
+        check
+            .validate()
+            .with_context(|| format!("{}: a value is out of range", path.display()))?;
+        Ok(file)
+    }
+
+    /// Set every figure the file gives on `cfg`.
+    pub fn apply(&self, cfg: &mut SimConfig) {
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(v) = self.$field.clone() {
+                    cfg.$field = v;
+                }
+            )*};
+        }
+        set!(
+            model,
+            max_num_seqs,
+            kv_tokens,
+            max_batched_tokens,
+            prefill_base_ms,
+            prefill_tok_s,
+            decode_base_ms,
+            decode_per_seq_ms,
+            decode_per_ktok_ms,
+            prefix_caching,
+            tokens_per_chunk,
+            reasoning_tokens,
+            eos_prob
+        );
+        cfg.tokens_per_chunk = cfg.tokens_per_chunk.max(1);
+    }
+
+    /// A simulator configuration: the `small` profile with this file's figures.
+    pub fn config(&self, path: &Path) -> SimConfig {
+        let mut cfg = SimConfig::profile(super::Profile::Small);
+        self.apply(&mut cfg);
+        cfg.profile_file = Some(path.display().to_string());
+        cfg
+    }
+
+    /// The file's text, with a comment saying what it is.
+    pub fn to_toml(&self, header: &str) -> anyhow::Result<String> {
+        let body = toml::to_string(self).context("writing the profile")?;
+        let comment: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        Ok(format!("{comment}{body}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_file_keeps_the_other_figures_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "max_num_seqs = 3\ndecode_base_ms = 12.5\n[fit]\nrequests = 9\n",
+        )
+        .unwrap();
+        let f = ProfileFile::load(&p).unwrap();
+        let cfg = f.config(&p);
+        let small = SimConfig::profile(super::super::Profile::Small);
+        assert_eq!((cfg.max_num_seqs, cfg.decode_base_ms), (3, 12.5));
+        assert_eq!(cfg.prefill_tok_s, small.prefill_tok_s);
+        std::fs::write(&p, "max_num_seq = 3\n").unwrap();
+        let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
+        assert!(e.contains("max_num_seq") && e.contains("s.toml"), "{e}");
+        std::fs::write(&p, "eos_prob = 2.0\n").unwrap();
+        let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
+        assert!(e.contains("--eos-prob"), "{e}");
+    }
+
+    #[test]
+    fn written_and_read_back_unchanged() {
+        let f = ProfileFile {
+            max_num_seqs: Some(4),
+            decode_per_ktok_ms: Some(0.25),
+            prefix_caching: Some(true),
+            ..Default::default()
+        };
+        let text = f.to_toml("fitted\nfrom two runs").unwrap();
+        assert!(text.starts_with("# fitted\n# from two runs\n"), "{text}");
+        assert_eq!(toml::from_str::<ProfileFile>(&text).unwrap(), f);
+    }
+}
