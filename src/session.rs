@@ -111,7 +111,7 @@ impl Session {
     pub async fn begin(&mut self, config: serde_json::Value) -> anyhow::Result<()> {
         self.config = config;
         // Connections first: their setup must not land in the measured window.
-        if self.max_connections > 1 {
+        if self.max_connections > 1 && self.target.virtual_server.is_none() {
             self.target.client.prewarm(self.max_connections).await;
         }
         let lag = match self.start_at {

@@ -179,7 +179,8 @@ fn virtual_target(
         headers: args.headers.clone(),
         path: None,
     };
-    let server = crate::sim::virtual_time::VirtualServer::new(cfg, args.api, stream)?;
+    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let server = crate::sim::virtual_time::VirtualServer::new(cfg, args.api, stream, timeout)?;
     let cfg = server.config();
     Ok(Target {
         client: Client::new(endpoint, max_connections)?,

@@ -6,7 +6,7 @@ mod common;
 
 use common::parse;
 use llmbench::cli::Command;
-use llmbench::commands::{capacity, run, sweep, throughput};
+use llmbench::commands::{capacity, run, stress, sweep, throughput};
 use llmbench::result::BenchResult;
 use llmbench::sim::{Profile, SimConfig};
 
@@ -19,6 +19,7 @@ async fn execute(argv: &[&str]) -> BenchResult {
         Command::Sweep(a) => sweep::execute(&a).await,
         Command::Throughput(a) => throughput::execute(&a).await,
         Command::Capacity(a) => capacity::execute(&a).await,
+        Command::Stress(a) => stress::execute(&a).await,
         _ => unreachable!(),
     }
     .unwrap()
@@ -129,6 +130,41 @@ async fn capacity_in_virtual_time_finds_slots_over_service_time() {
     ])
     .await;
     assert_eq!(by_users.capacity.unwrap().concurrency, Some(4.0));
+}
+
+#[tokio::test]
+async fn stress_in_virtual_time_breaks_where_the_queue_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    // 50 req/s served (4 slots / 80 ms); beyond it the queue of 8 overflows into 429s.
+    let p = profile(
+        dir.path(),
+        "max_num_seqs = 4\nqueue_limit = 8\ndecode_base_ms = 10.0\ndecode_per_seq_ms = 0.0\nprefill_base_ms = 0.0\nprefill_tok_s = 0.0\n",
+    );
+    let mut all = vec![
+        "stress",
+        "--start-rate",
+        "20",
+        "--step",
+        "20",
+        "--max-rate",
+        "100",
+    ];
+    all.extend_from_slice(&[
+        "--step-duration",
+        "10s",
+        "--arrival",
+        "constant",
+        "--max-tokens",
+        "8",
+    ]);
+    all.extend_from_slice(&["--ignore-eos", "--sim-profile-file", &p]);
+    let r = execute(&all).await;
+    let st = r.stress.as_ref().unwrap();
+    assert_eq!(st.max_sustainable_rate, Some(40.0), "{st:?}");
+    assert_eq!(st.breaking_rate, Some(60.0), "{st:?}");
+    let l = &st.levels[1];
+    assert_eq!(l.requests, 400, "40 req/s for 10 s, all served");
+    assert_eq!(l.error_rate, 0.0);
 }
 
 #[tokio::test]

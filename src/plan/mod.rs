@@ -7,9 +7,13 @@
 //! This module and `commands/` are the only ones that read the CLI's argument structs.
 
 mod capacity;
+mod checks;
 mod commands;
 mod options;
 mod throughput;
+
+use checks::check_virtual;
+pub use checks::check_writable;
 
 pub use crate::metrics::targets::ask_percentiles;
 pub use capacity::CapacityPlan;
@@ -310,37 +314,6 @@ impl OutputPlan {
     }
 }
 
-/// An output's directory exists and takes a new file (checked before the run, so that a
-/// result is never measured and then lost).
-pub fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "--output {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("--output {}: is a directory", path.display());
-    }
-    let probe = dir.join(format!(".llmbench-probe-{}", std::process::id()));
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bail!(
-            "--output {}: cannot write in {}: {e}",
-            path.display(),
-            dir.display()
-        ),
-    }
-}
-
 /// What the session of a command needs: where, how, what to record and write.
 #[derive(Debug, Clone)]
 pub struct Common {
@@ -548,28 +521,6 @@ fn common(
         stream,
         max_connections,
     })
-}
-
-/// What `--virtual-time` does not simulate, refused before anything runs.
-fn check_virtual(
-    output: &OutputPlan,
-    req: Option<&RequestArgs>,
-    monitor: &MonitorArgs,
-) -> anyhow::Result<()> {
-    if output.shard.is_some() {
-        bail!("--virtual-time runs in one process: drop --shard");
-    }
-    if let Some(r) = req {
-        if r.dataset == "multi-turn" || r.trace.is_some() {
-            bail!(
-                "--virtual-time does not simulate conversations or traces yet: use a single-request dataset"
-            );
-        }
-    }
-    if monitor.metrics_url.is_some() || monitor.server_pid.is_some() {
-        bail!("--virtual-time has no server to monitor: drop --metrics-url and --server-pid");
-    }
-    Ok(())
 }
 
 /// `name` must be at least 1, and at most `MAX_COUNT`.

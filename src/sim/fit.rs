@@ -319,6 +319,7 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
         // do at a benchmark's prompt lengths and loads.
         max_batched_tokens: Some(0),
         kv_tokens: Some(u64::MAX / 4),
+        queue_limit: None,
         fit: None,
     };
     Ok(Fit {

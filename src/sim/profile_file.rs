@@ -20,6 +20,9 @@ pub struct ProfileFile {
     /// Sequences served at once; more wait in a queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_seqs: Option<usize>,
+    /// Requests waiting beyond this many are refused (429).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_limit: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +80,7 @@ impl ProfileFile {
         set!(
             model,
             max_num_seqs,
+            queue_limit,
             kv_tokens,
             max_batched_tokens,
             prefill_base_ms,

@@ -46,11 +46,18 @@ pub struct VirtualServer {
     tokenizer: Option<Arc<Tokenizer>>,
     api: Api,
     stream: bool,
+    /// The client's `--timeout`, ns (None: none).
+    timeout: Option<u64>,
     received: u64,
 }
 
 impl VirtualServer {
-    pub fn new(cfg: SimConfig, api: Api, stream: bool) -> anyhow::Result<VirtualServer> {
+    pub fn new(
+        cfg: SimConfig,
+        api: Api,
+        stream: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> anyhow::Result<VirtualServer> {
         cfg.validate()?;
         anyhow::ensure!(
             api != Api::Embeddings,
@@ -69,6 +76,7 @@ impl VirtualServer {
             tokenizer,
             api,
             stream,
+            timeout: timeout.map(|t| t.as_nanos() as u64),
             received: 0,
         })
     }
@@ -86,6 +94,10 @@ impl VirtualServer {
     /// the simulator refuses).
     fn submit(&mut self, mut rec: RequestRecord, body: &[u8]) -> Option<RequestRecord> {
         self.received += 1;
+        if self.core.waiting.len() >= self.cfg.queue_limit {
+            let why = "the request queue is full (--queue-limit)".to_string();
+            return Some(failed(rec, self.now, 429, why));
+        }
         let mut req = match parse_request(self.api, body, self.tokenizer.as_deref()) {
             Ok(r) => r,
             Err(msg) => return Some(failed(rec, self.now, 400, msg)),
@@ -127,6 +139,18 @@ impl VirtualServer {
     fn step(&mut self) -> Vec<RequestRecord> {
         let now = self.now;
         let mut ended = Vec::new();
+        // The client gives up on a request waiting past its timeout (and the server forgets it).
+        if let Some(t) = self.timeout {
+            let mut kept = VecDeque::with_capacity(self.core.waiting.len());
+            for p in self.core.waiting.drain(..) {
+                if p.item.rec.sent_ns + t <= now {
+                    ended.push(timed_out(p.item.rec, t));
+                } else {
+                    kept.push_back(p);
+                }
+            }
+            self.core.waiting = kept;
+        }
         self.core.admit(
             |f| {
                 f.rec.headers_ns = Some(now);
@@ -147,8 +171,14 @@ impl VirtualServer {
             self.stream,
             self.api,
         );
+        let timeout = self.timeout.unwrap_or(u64::MAX);
         let mut done = Vec::new();
         self.core.emit(|f, token: Token| {
+            if now > f.rec.sent_ns.saturating_add(timeout) {
+                // Cut at its timeout: what came before is kept; the slot is freed.
+                done.push(timed_out(std::mem::take(&mut f.rec), timeout));
+                return false;
+            }
             f.generated += 1;
             f.unsent += 1;
             if stream && (f.unsent >= per_chunk || token.finish.is_some()) {
@@ -300,6 +330,16 @@ fn failed(mut rec: RequestRecord, now: u64, status: u16, detail: String) -> Requ
         kind: FailureKind::Http,
         http_status: Some(status),
         detail,
+    });
+    rec
+}
+
+fn timed_out(mut rec: RequestRecord, timeout: u64) -> RequestRecord {
+    rec.done_ns = rec.sent_ns + timeout;
+    rec.error = Some(Failure {
+        kind: FailureKind::Timeout,
+        http_status: None,
+        detail: "no complete response before the timeout".to_string(),
     });
     rec
 }
