@@ -10,7 +10,7 @@
 //!   tell it from b, else 0);
 //! * prefill: each request's TTFT less the step it was prefilled in, against its uncached prompt
 //!   tokens: `prefill_base + uncached / prefill_tok_s` (a fixed cost only, where the prompts are
-//!   all of about one length); from the requests sent to an idle server (at least 8), else from
+//!   all of about one length); from the requests prefilled alone (at least 8), else from
 //!   all that found a free slot;
 //! * the sequences served at once: the most streams seen decoding together, when requests sent
 //!   beyond that many waited (their TTFT at least twice the others'); else not reached, and
@@ -20,8 +20,9 @@
 
 use serde::Serialize;
 
+use super::fit_lines::{fit_prefill, robust_decode};
 use super::profile_file::ProfileFile;
-use super::regression::{least_squares, median, Active};
+use super::regression::{median, Active};
 use crate::record::{FailureKind, RequestRecord};
 use crate::result::BenchResult;
 
@@ -45,7 +46,7 @@ pub struct Fit {
     pub profile: ProfileFile,
     pub requests: usize,
     pub decode: Vec<DecodeBucket>,
-    /// Requests whose TTFT fitted the prefill (sent to an idle server, where there were enough).
+    /// Requests whose TTFT fitted the prefill (prefilled alone, where there were enough).
     pub prefill_samples: usize,
     /// The median absolute error of the prefill fit over those requests, ms.
     pub prefill_mae_ms: f64,
@@ -211,7 +212,7 @@ fn limit_reached(g: &Gathered) -> bool {
 }
 
 /// (uncached prompt tokens, TTFT less its decode step) of the requests that show the prefill:
-/// those sent to an idle server where there are enough (the primitive cost, which the engine
+/// those prefilled alone where there are enough (the primitive cost, which the engine
 /// then composes: prefills batched into one step, a request waiting for the step in progress),
 /// else all that found a slot.
 fn prefill_samples(
@@ -220,18 +221,23 @@ fn prefill_samples(
     max_num_seqs: usize,
     notes: &mut Vec<String>,
 ) -> Vec<(f64, f64)> {
-    let alone = |f: &File, q: &Req| f.in_flight.at(q.sent) <= 1 && f.decoding.at(q.sent) == 0;
-    let idle: usize = g
+    // Prefilled alone: no other request in its prefill when it was sent, none sent before its
+    // first token (requests prefilled together share a step); streams decoding meanwhile are
+    // the step's own part, subtracted below.
+    let alone = |f: &File, q: &Req| {
+        f.in_flight.at(q.sent) <= f.decoding.at(q.sent) + 1
+            && f.in_flight.starts_within(q.sent, q.first) == 0
+    };
+    let alone_n: usize = g
         .files
         .iter()
         .map(|f| f.reqs.iter().filter(|q| alone(f, q)).count())
         .sum();
-    let only_idle = idle >= 8;
+    let only_idle = alone_n >= 8;
     if !only_idle {
         notes.push(format!(
-            "only {idle} requests met an idle server: the prefill is fitted on requests sent \
-             while others ran, whose TTFT includes waiting for the step in progress; a sweep \
-             starting at concurrency 1 fits it better"
+            "only {alone_n} requests were prefilled alone: the prefill is fitted on requests \
+             prefilled together with others, whose TTFT includes theirs"
         ));
     }
     let mut samples = Vec::new();
@@ -336,136 +342,6 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
 
 fn round(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
-}
-
-/// [`fit_decode`], then again without the batch sizes it misses by over 25% (when at least
-/// three remain): a bucket of steps mostly slowed by prefills is not the decode step.
-fn robust_decode(buckets: &mut Vec<DecodeBucket>, notes: &mut Vec<String>) -> (f64, f64, f64) {
-    let first = fit_decode(buckets, &mut Vec::new());
-    let at = |b: &DecodeBucket, (base, seq, ktok): (f64, f64, f64)| {
-        base + seq * b.batch as f64 + ktok * b.context_tokens / 1e3
-    };
-    let (kept, off): (Vec<DecodeBucket>, Vec<DecodeBucket>) = buckets
-        .drain(..)
-        .partition(|b| (b.step_ms - at(b, first)).abs() <= 0.25 * at(b, first));
-    if kept.len() >= 3 && !off.is_empty() {
-        notes.push(format!(
-            "left out of the decode fit, as off the line of the others by over 25%: batch {}",
-            off.iter()
-                .map(|b| b.batch.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        *buckets = kept;
-        let fit = fit_decode(buckets, notes);
-        buckets.extend(off);
-        buckets.sort_by_key(|b| b.batch);
-        return fit;
-    }
-    buckets.extend(kept);
-    buckets.extend(off);
-    buckets.sort_by_key(|b| b.batch);
-    fit_decode(buckets, notes)
-}
-
-/// (base, per sequence, per thousand context tokens) of the decode step.
-fn fit_decode(buckets: &[DecodeBucket], notes: &mut Vec<String>) -> (f64, f64, f64) {
-    let weight = |b: &DecodeBucket| (b.gaps as f64).sqrt();
-    // The context term only where context per stream varies apart from the batch size.
-    let per_stream: Vec<f64> = buckets
-        .iter()
-        .map(|b| b.context_tokens / b.batch as f64)
-        .collect();
-    let (lo, hi) = per_stream
-        .iter()
-        .fold((f64::MAX, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-    if buckets.len() >= 3 && hi > 1.5 * lo {
-        let rows: Vec<_> = buckets
-            .iter()
-            .map(|b| {
-                (
-                    vec![1.0, b.batch as f64, b.context_tokens / 1e3],
-                    b.step_ms,
-                    weight(b),
-                )
-            })
-            .collect();
-        if let Some(c) = least_squares(&rows) {
-            if c.iter().all(|&v| v >= 0.0) {
-                return (c[0], c[1], c[2]);
-            }
-        }
-    }
-    if buckets.len() >= 2 {
-        let rows: Vec<_> = buckets
-            .iter()
-            .map(|b| (vec![1.0, b.batch as f64], b.step_ms, weight(b)))
-            .collect();
-        if let Some(c) = least_squares(&rows) {
-            if c[0] >= 0.0 && c[1] >= 0.0 {
-                return (c[0], c[1], 0.0);
-            }
-        }
-        notes.push(
-            "the decode step did not grow with the batch: fitted as one fixed step".to_string(),
-        );
-    } else {
-        notes.push(format!(
-            "every gap came at one batch size ({}): the step's growth with the batch is unknown \
-             (0); run a sweep over several concurrency levels",
-            buckets[0].batch
-        ));
-    }
-    let total: f64 = buckets.iter().map(weight).sum();
-    let mean = buckets.iter().map(|b| b.step_ms * weight(b)).sum::<f64>() / total;
-    (mean, 0.0, 0.0)
-}
-
-/// (base ms, tokens per second (0: not modelled), median absolute error ms) of the prefill, from
-/// (uncached prompt tokens, TTFT less its step) samples.
-fn fit_prefill(samples: &mut [(f64, f64)], notes: &mut Vec<String>) -> (f64, f64, f64) {
-    if samples.is_empty() {
-        notes.push("no request found a free slot: the prefill is not fitted".to_string());
-        return (0.0, 0.0, 0.0);
-    }
-    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Medians of up to 10 groups by prompt length.
-    let groups = samples.len().clamp(1, 10);
-    let size = samples.len().div_ceil(groups);
-    let rows: Vec<(Vec<f64>, f64, f64)> = samples
-        .chunks(size)
-        .map(|c| {
-            let mut x: Vec<f64> = c.iter().map(|s| s.0).collect();
-            let mut y: Vec<f64> = c.iter().map(|s| s.1).collect();
-            (vec![1.0, median(&mut x)], median(&mut y), c.len() as f64)
-        })
-        .collect();
-    let (x_lo, x_hi) = (rows[0].0[1], rows[rows.len() - 1].0[1]);
-    let fitted = (x_hi > 1.5 * x_lo.max(1.0))
-        .then(|| least_squares(&rows))
-        .flatten()
-        .filter(|c| c[1] > 0.0);
-    let (base, per_token) = match fitted {
-        Some(c) => (c[0].max(0.0), c[1]),
-        None => {
-            notes.push(format!(
-                "prompts of about one length ({x_lo:.0}-{x_hi:.0} uncached tokens): the prefill is \
-                 a fixed cost; vary --dataset random lengths to fit its speed"
-            ));
-            let mut y: Vec<f64> = samples.iter().map(|s| s.1).collect();
-            (median(&mut y).max(0.0), 0.0)
-        }
-    };
-    let mut err: Vec<f64> = samples
-        .iter()
-        .map(|(x, y)| (base + per_token * x - y).abs())
-        .collect();
-    let rate = if per_token > 0.0 {
-        1e3 / per_token
-    } else {
-        0.0
-    };
-    (base, rate, median(&mut err))
 }
 
 impl Fit {

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod fit;
+mod fit_lines;
 mod prefix_cache;
 pub mod profile_file;
 mod prometheus;

@@ -46,6 +46,12 @@ impl Active {
         s.saturating_sub(e)
     }
 
+    /// Intervals that start in (a, b].
+    pub fn starts_within(&self, a: u64, b: u64) -> usize {
+        let upto = |t: u64| self.starts.partition_point(|&x| x <= t);
+        upto(b).saturating_sub(upto(a))
+    }
+
     /// The sum of the weights of the intervals active at t.
     pub fn weight_at(&self, t: u64) -> f64 {
         let sum = |v: &[f64], n: usize| if n == 0 { 0.0 } else { v[n - 1] };
