@@ -267,9 +267,9 @@ pub struct SimArgs {
     /// A request waiting longer than this for a slot gets HTTP 504 (e.g. 30s).
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<std::time::Duration>,
-    /// Per-token probability of stopping early (unless the request sets ignore_eos).
-    #[arg(long, default_value_t = 0.0)]
-    pub eos_prob: f64,
+    /// Per-token probability of stopping early (unless the request sets ignore_eos); default 0.
+    #[arg(long)]
+    pub eos_prob: Option<f64>,
     /// Seed for text, early stops and faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -286,13 +286,13 @@ pub struct SimArgs {
     pub no_prefix_caching: bool,
     /// A reasoning model: the first N tokens of every answer are reasoning
     /// (`reasoning_content` on chat, thinking blocks on messages, reasoning items on
-    /// responses), counted in usage's reasoning tokens.
-    #[arg(long, default_value_t = 0)]
-    pub reasoning_tokens: u32,
+    /// responses), counted in usage's reasoning tokens; default 0.
+    #[arg(long)]
+    pub reasoning_tokens: Option<u32>,
     /// Tokens per streamed event (above 1: bundled, as with speculative decoding): an event
-    /// waits until it holds this many.
-    #[arg(long, default_value_t = 1)]
-    pub tokens_per_chunk: u32,
+    /// waits until it holds this many; default 1.
+    #[arg(long)]
+    pub tokens_per_chunk: Option<u32>,
     /// Numbers per embedding vector (/v1/embeddings).
     #[arg(long, default_value_t = 384)]
     pub embedding_dim: usize,

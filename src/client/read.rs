@@ -262,8 +262,9 @@ pub(super) fn apply_observation(
         // reasoning's share of the generated text's bytes, robust to several tokens per event.
         _ => match obs.output_tokens.or(predicted.map(|n| n as u64)) {
             Some(total) if obs.output_chars > 0 => Some(
-                (total as f64 * obs.reasoning_chars as f64 / obs.output_chars as f64).round()
-                    as u64,
+                ((total as f64 * obs.reasoning_chars as f64 / obs.output_chars as f64).round()
+                    as u64)
+                    .max(1),
             ),
             _ => Some(obs.reasoning_parts),
         },

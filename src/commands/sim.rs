@@ -37,9 +37,11 @@ pub fn config_from_args(a: &SimArgs) -> anyhow::Result<SimConfig> {
     set!(decode_per_seq_ms);
     set!(decode_per_ktok_ms);
     c.request_timeout_ms = a.request_timeout.map(|d: Duration| d.as_millis() as u64);
-    c.eos_prob = a.eos_prob;
-    c.reasoning_tokens = a.reasoning_tokens;
-    c.tokens_per_chunk = a.tokens_per_chunk.max(1);
+    // A profile file's figures stand unless a flag is given.
+    set!(eos_prob);
+    set!(reasoning_tokens);
+    set!(tokens_per_chunk);
+    c.tokens_per_chunk = c.tokens_per_chunk.max(1);
     c.embedding_dim = a.embedding_dim;
     c.seed = a.seed;
     c.tokenizer = a.tokenizer.clone();

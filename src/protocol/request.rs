@@ -98,6 +98,7 @@ fn tool_choice(api: Api, choice: &str) -> Value {
         (Api::Messages, "required" | "any") => json!({"type": "any"}),
         (Api::Messages, name) => json!({"type": "tool", "name": name}),
         (_, "auto" | "none" | "required") => json!(choice),
+        (_, "any") => json!("required"), // Anthropic's word for it
         (Api::Responses, name) => json!({"type": "function", "name": name}),
         (_, name) => json!({"type": "function", "function": {"name": name}}),
     }

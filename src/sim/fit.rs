@@ -72,6 +72,12 @@ fn requests(r: &BenchResult) -> Vec<Req> {
     r.requests
         .iter()
         .filter(|q| !q.warmup && q.is_ok() && !q.content_ns.is_empty())
+        // Times in order (a record edited by hand, or from another tool, may not be).
+        .filter(|q| {
+            q.sent_ns <= q.content_ns[0]
+                && q.content_ns.windows(2).all(|w| w[0] <= w[1])
+                && q.content_ns[q.content_ns.len() - 1] <= q.done_ns
+        })
         .filter_map(|q: &RequestRecord| {
             let output = q.output_tokens?;
             let prompt = q.prompt_tokens.unwrap_or(0);

@@ -143,7 +143,7 @@ impl VirtualServer {
         if let Some(t) = self.timeout {
             let mut kept = VecDeque::with_capacity(self.core.waiting.len());
             for p in self.core.waiting.drain(..) {
-                if p.item.rec.sent_ns + t <= now {
+                if p.item.rec.sent_ns.saturating_add(t) <= now {
                     ended.push(timed_out(p.item.rec, t));
                 } else {
                     kept.push_back(p);
@@ -151,9 +151,13 @@ impl VirtualServer {
             }
             self.core.waiting = kept;
         }
+        let stream = self.stream;
         self.core.admit(
             |f| {
-                f.rec.headers_ns = Some(now);
+                // A stream's headers go out when it starts; a whole answer's with its body.
+                if stream {
+                    f.rec.headers_ns = Some(now);
+                }
                 true
             },
             |f, need, budget| {
@@ -181,6 +185,12 @@ impl VirtualServer {
             }
             f.generated += 1;
             f.unsent += 1;
+            if stream && f.generated == f.reasoning + 1 && f.unsent > 1 {
+                // The reasoning's last chunk goes out before the answer's first token, as the
+                // simulator sends it.
+                f.rec.content_ns.push(now);
+                f.unsent = 1;
+            }
             if stream && (f.unsent >= per_chunk || token.finish.is_some()) {
                 f.unsent = 0;
                 f.rec.content_ns.push(now);
@@ -314,13 +324,16 @@ impl VirtualServer {
     }
 }
 
+/// Show a record to the session (live outputs, a long run's statistics); keep it in full
+/// when the session says so.
 fn keep(
     out: &mut Vec<RequestRecord>,
     r: RequestRecord,
     on_record: &mut impl FnMut(&RequestRecord) -> bool,
 ) {
-    on_record(&r);
-    out.push(r);
+    if on_record(&r) {
+        out.push(r);
+    }
 }
 
 fn failed(mut rec: RequestRecord, now: u64, status: u16, detail: String) -> RequestRecord {
@@ -335,7 +348,7 @@ fn failed(mut rec: RequestRecord, now: u64, status: u16, detail: String) -> Requ
 }
 
 fn timed_out(mut rec: RequestRecord, timeout: u64) -> RequestRecord {
-    rec.done_ns = rec.sent_ns + timeout;
+    rec.done_ns = rec.sent_ns.saturating_add(timeout);
     rec.error = Some(Failure {
         kind: FailureKind::Timeout,
         http_status: None,
@@ -348,14 +361,18 @@ fn finished(f: &mut Flight, now: u64, finish: Finish, api: Api) -> RequestRecord
     let mut rec = std::mem::take(&mut f.rec);
     let length = finish == Finish::Length;
     rec.done_ns = now;
+    rec.headers_ns.get_or_insert(now);
     rec.output_tokens = Some(f.generated as u64);
     rec.token_source = TokenSource::Usage;
     if f.reasoning > 0 {
         rec.reasoning_tokens = Some(f.reasoning.min(f.generated) as u64);
     }
     rec.finish_reason = Some(
-        match api {
-            Api::Messages => anthropic::finish_reason(length),
+        match (api, length) {
+            (Api::Messages, _) => anthropic::finish_reason(length),
+            // What the client reads from a Responses stream's terminal event.
+            (Api::Responses, true) => "max_output_tokens",
+            (Api::Responses, false) => "completed",
             _ => openai::finish_reason(length),
         }
         .to_string(),
