@@ -242,6 +242,15 @@ async fn embeddings_count_inputs_and_prompt_tokens() {
     assert!(s.ttft_ms.is_none());
     let text = llmbench::report::console::run_summary(&r);
     assert!(text.contains("Embeddings:"), "{text}");
+    // The reports' results row counts inputs, not the output tokens embeddings never make.
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("e.md");
+    llmbench::report::write(&md, &r).unwrap();
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("| inputs/s |") && !md.contains("output tok/s"),
+        "{md}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,31 +107,35 @@ pub fn latency_intervals(s: &Summary) -> Table {
     intervals("95% CI (ms)", &latency_rows(s), &reported(s))
 }
 
-/// Requests, errors, throughput and tokens in one row.
+/// Requests, errors, throughput and tokens in one row (embeddings: inputs and input tokens,
+/// since they generate nothing).
 pub fn results(s: &Summary) -> Table {
-    let mut t = Table::new(&[
-        "requests",
-        "ok",
-        "failed",
-        "error rate",
-        "output tok/s",
-        "req/s",
-        "window",
-        "output tokens",
-        "<token source",
-    ]);
-    t.row(vec![
-        s.requests.total.to_string().into(),
-        s.requests.ok.to_string().into(),
-        s.requests.failed.to_string().into(),
-        format!("{:.2}%", s.error_rate * 100.0).into(),
-        format!("{:.1}", s.throughput.output_tok_s).into(),
-        format!("{:.2}", s.throughput.req_s).into(),
-        format!("{:.1} s", s.throughput.window_s).into(),
-        s.tokens.output.to_string().into(),
-        s.tokens.source.clone().into(),
-    ]);
-    t
+    let (r, t) = (&s.requests, &s.throughput);
+    let mut cols: Vec<(&str, String)> = vec![
+        ("requests", r.total.to_string()),
+        ("ok", r.ok.to_string()),
+        ("failed", r.failed.to_string()),
+        ("error rate", format!("{:.2}%", s.error_rate * 100.0)),
+    ];
+    match t.inputs_s {
+        Some(inputs_s) => cols.extend([
+            ("inputs/s", format!("{inputs_s:.1}")),
+            ("input tok/s", format!("{:.1}", t.input_tok_s)),
+            ("req/s", format!("{:.2}", t.req_s)),
+            ("window", format!("{:.1} s", t.window_s)),
+            ("inputs", s.tokens.inputs.to_string()),
+        ]),
+        None => cols.extend([
+            ("output tok/s", format!("{:.1}", t.output_tok_s)),
+            ("req/s", format!("{:.2}", t.req_s)),
+            ("window", format!("{:.1} s", t.window_s)),
+            ("output tokens", s.tokens.output.to_string()),
+            ("<token source", s.tokens.source.clone()),
+        ]),
+    }
+    let mut table = Table::new(&cols.iter().map(|c| c.0).collect::<Vec<_>>());
+    table.row(cols.into_iter().map(|c| c.1.into()).collect());
+    table
 }
 
 /// Targets and whether each was met.
