@@ -197,7 +197,7 @@ async fn vllm_stream_counts_reasoning_as_content() {
     assert_eq!(r.finish_reason.as_deref(), Some("stop"));
     // Two reasoning chunks, then the answer: its usage has no reasoning count and no tokenizer
     // is given, so the reasoning's share of the text's bytes (19 of 31) of usage's 8 tokens:
-    // 5 ("The user greets me." is 5 tokens under Qwen's tokenizer, where its 2 events said 2).
+    // 5 (its 2 events would have said 2; "The user greets me." is about 5 words).
     assert_eq!(r.reasoning_tokens, Some(5));
     assert_eq!(r.first_answer_ns, Some(r.content_ns[2]));
 }

@@ -186,6 +186,20 @@ impl SimConfig {
         }
     }
 
+    /// The seed of the simulator's `n`-th request (its text, early stops and faults).
+    pub fn request_seed(&self, n: u64) -> u64 {
+        self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Reasoning tokens at the start of an answer on `api` (a completion never reasons).
+    pub fn reasoning_for(&self, api: crate::protocol::Api) -> u32 {
+        if api == crate::protocol::Api::Completions {
+            0
+        } else {
+            self.reasoning_tokens
+        }
+    }
+
     /// What the simulator serves: its profile's name, or its profile file's path.
     pub fn label(&self) -> String {
         match &self.profile_file {

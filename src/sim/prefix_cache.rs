@@ -12,6 +12,14 @@ impl PrefixCache {
     const BLOCK: usize = 64;
     const MAX_BLOCKS: usize = 1 << 21;
 
+    /// Prompt tokens of `req` served from the cache (its share of the prompt's bytes); then
+    /// remember the prompt.
+    pub fn cached_tokens(&mut self, req: &super::request::Gen) -> u32 {
+        let total = req.prompt_text.len().max(1) as u64;
+        let hit = self.lookup_insert(&req.prompt_text) as u64;
+        (req.prompt_tokens as u64 * hit / total) as u32
+    }
+
     /// Bytes of `text` served from the cache; then remember all of its blocks.
     pub fn lookup_insert(&mut self, text: &str) -> usize {
         if self.blocks.len() > Self::MAX_BLOCKS {

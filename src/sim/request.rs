@@ -28,6 +28,13 @@ pub struct Gen {
     pub inputs: usize,
 }
 
+impl Gen {
+    /// Prompt tokens to prefill: the uncached ones (the last is always computed).
+    pub fn uncached_tokens(&self) -> u32 {
+        (self.prompt_tokens - self.cached_tokens).max(1)
+    }
+}
+
 /// Prompt tokens: exact under `--tokenizer`, else one per 4 bytes (at least one).
 fn count_tokens(tok: Option<&Tokenizer>, text: &str) -> u32 {
     match tok {

@@ -173,7 +173,7 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
         }
     };
     let cfg = &s.cfg;
-    let seed = cfg.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let seed = cfg.request_seed(n);
     let mut rng = SmallRng::seed_from_u64(seed);
     if cfg.faults.slow_start_ms > 0 {
         tokio::time::sleep(Duration::from_millis(cfg.faults.slow_start_ms)).await;
@@ -190,12 +190,10 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
     }
     let malformed = cfg.faults.malformed_rate > 0.0 && rng.gen::<f64>() < cfg.faults.malformed_rate;
     if let Some(cache) = &s.prefix_cache {
-        let total = req.prompt_text.len().max(1) as u64;
-        let hit = cache
+        req.cached_tokens = cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .lookup_insert(&req.prompt_text) as u64;
-        req.cached_tokens = (req.prompt_tokens as u64 * hit / total) as u32;
+            .cached_tokens(&req);
     }
     if api == Api::Embeddings {
         // An embedding costs its inputs' prefill: a one-token generation, the token unsent.
@@ -226,11 +224,7 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
         cached_tokens: req.cached_tokens,
         include_usage: req.include_usage,
         continuous_usage: req.continuous_usage,
-        reasoning: if api == Api::Completions {
-            0
-        } else {
-            cfg.reasoning_tokens
-        },
+        reasoning: cfg.reasoning_for(api),
         tool: req.tool.clone(),
     };
     let wire = Wire::new(api, next(&s.ids), s.created, reply);
@@ -266,8 +260,7 @@ async fn admit(
     }
     let (reply, admitted) = oneshot::channel();
     let submit = Submit {
-        // Cached prompt tokens need no prefill; the last one is always computed.
-        prompt_tokens: (req.prompt_tokens - req.cached_tokens).max(1),
+        prompt_tokens: req.uncached_tokens(),
         context_tokens: req.prompt_tokens.max(1),
         max_tokens: req.max_tokens,
         ignore_eos: req.ignore_eos,

@@ -103,26 +103,20 @@ impl VirtualServer {
             Err(msg) => return Some(failed(rec, self.now, 400, msg)),
         };
         if let Some(cache) = &mut self.cache {
-            let total = req.prompt_text.len().max(1) as u64;
-            let hit = cache.lookup_insert(&req.prompt_text) as u64;
-            req.cached_tokens = (req.prompt_tokens as u64 * hit / total) as u32;
+            req.cached_tokens = cache.cached_tokens(&req);
         }
         rec.prompt_tokens = Some(req.prompt_tokens as u64);
         rec.cached_tokens = Some(req.cached_tokens as u64);
-        let seed = self.cfg.seed ^ self.received.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = self.cfg.request_seed(self.received);
         self.core.waiting.push_back(Pending {
-            prompt_tokens: (req.prompt_tokens - req.cached_tokens).max(1),
+            prompt_tokens: req.uncached_tokens(),
             context_tokens: req.prompt_tokens.max(1),
             max_tokens: req.max_tokens,
             ignore_eos: req.ignore_eos,
             seed,
             item: Flight {
                 rec,
-                reasoning: if self.api == Api::Completions {
-                    0
-                } else {
-                    self.cfg.reasoning_tokens
-                },
+                reasoning: self.cfg.reasoning_for(self.api),
                 generated: 0,
                 unsent: 0,
             },
@@ -130,8 +124,26 @@ impl VirtualServer {
         None
     }
 
+    /// Requests in the engine: running or waiting (a refused one never enters).
+    fn in_flight(&self) -> usize {
+        self.core.running() + self.core.waiting.len()
+    }
+
     fn busy(&self) -> bool {
-        self.core.running() > 0 || !self.core.waiting.is_empty()
+        self.in_flight() > 0
+    }
+
+    /// Send a request now; one refused at once is a record already.
+    fn send(
+        &mut self,
+        rec: RequestRecord,
+        body: &[u8],
+        out: &mut Vec<RequestRecord>,
+        on_record: &mut impl FnMut(&RequestRecord) -> bool,
+    ) {
+        if let Some(r) = self.submit(rec, body) {
+            keep(out, r, on_record);
+        }
     }
 
     /// One engine step from now: admissions, the step's duration, its tokens. Returns the
@@ -217,23 +229,17 @@ impl VirtualServer {
     ) -> Vec<RequestRecord> {
         let mut out = Vec::new();
         let mut next = 0u64;
-        let mut in_flight = 0usize;
         loop {
-            while next < phase.count && in_flight < phase.concurrency.max(1) {
+            while next < phase.count && self.in_flight() < phase.concurrency.max(1) {
                 let id = phase.first_id + next;
                 next += 1;
                 let rec = self.record(id, phase.warmup, phase.level, None, self.now);
-                in_flight += 1;
-                if let Some(r) = self.submit(rec, &body(id)) {
-                    in_flight -= 1;
-                    keep(&mut out, r, &mut on_record);
-                }
+                self.send(rec, &body(id), &mut out, &mut on_record);
             }
             if !self.busy() {
                 break;
             }
             for r in self.step() {
-                in_flight -= 1;
                 keep(&mut out, r, &mut on_record);
             }
         }
@@ -253,21 +259,16 @@ impl VirtualServer {
         let mut arrivals = plan.arrivals().enumerate().peekable();
         let mut held: VecDeque<(u64, u64, bool)> = VecDeque::new(); // (id, due, warmup)
         let mut out = Vec::new();
-        let mut in_flight = 0usize;
         loop {
             // Requests held for a slot are sent as one frees; arrivals due by now are sent at
             // their time (one within the step just taken waited for its end in the server's
             // queue), or held when every slot is taken.
-            while in_flight < cap {
+            while self.in_flight() < cap {
                 let Some((id, due, warm)) = held.pop_front() else {
                     break;
                 };
                 let rec = self.record(id, warm, plan.level, Some(due), self.now);
-                in_flight += 1;
-                if let Some(r) = self.submit(rec, &body(id)) {
-                    in_flight -= 1;
-                    keep(&mut out, r, &mut on_record);
-                }
+                self.send(rec, &body(id), &mut out, &mut on_record);
             }
             while let Some(&(i, (offset, warm))) = arrivals.peek() {
                 let due = base + (offset * 1e9) as u64;
@@ -276,16 +277,12 @@ impl VirtualServer {
                 }
                 arrivals.next();
                 let id = plan.first_id + i as u64;
-                if in_flight >= cap {
+                if self.in_flight() >= cap {
                     held.push_back((id, due, warm));
                     continue;
                 }
                 let rec = self.record(id, warm, plan.level, Some(due), due);
-                in_flight += 1;
-                if let Some(r) = self.submit(rec, &body(id)) {
-                    in_flight -= 1;
-                    keep(&mut out, r, &mut on_record);
-                }
+                self.send(rec, &body(id), &mut out, &mut on_record);
             }
             if !self.busy() {
                 match arrivals.peek() {
@@ -298,7 +295,6 @@ impl VirtualServer {
                 }
             }
             for r in self.step() {
-                in_flight -= 1;
                 keep(&mut out, r, &mut on_record);
             }
         }
