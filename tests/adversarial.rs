@@ -535,6 +535,49 @@ async fn keep_alive_closed_between_requests_gives_no_false_failure() {
 }
 
 #[tokio::test]
+async fn a_close_still_on_its_way_resends_once_and_never_twice() {
+    // llama.cpp under load: keep-alive announced, the answer ends, the close comes later, so
+    // the next request is written to a connection the server closes without reading it.
+    let (addr, seen) = serve(vec![
+        Step::Write(head(
+            "200 OK",
+            "text/event-stream",
+            "connection: keep-alive\r\ntransfer-encoding: chunked\r\n",
+        )),
+        Step::Write({
+            let b = stream_body();
+            let mut v = format!("{:x}\r\n", b.len()).into_bytes();
+            v.extend_from_slice(b.as_bytes());
+            v.extend_from_slice(b"\r\n0\r\n\r\n");
+            v
+        }),
+        Step::Pause(Duration::from_millis(300)),
+    ])
+    .await;
+    let client = Client::new(endpoint(addr, Api::Chat, true, Duration::from_secs(5)), 1).unwrap();
+    let clock = Clock::start();
+    let mut resent = 0;
+    for i in 0..4 {
+        let before = clock.now_ns();
+        let r = client
+            .send(
+                i,
+                Bytes::from_static(b"{}"),
+                &clock,
+                &CancellationToken::new(),
+            )
+            .await;
+        ok_four(&r);
+        if r.resent {
+            resent += 1;
+            assert!(r.sent_ns > before, "timed from the second send");
+        }
+    }
+    assert_eq!(resent, 3, "each later request met the closing connection");
+    assert_eq!(seen.lock().unwrap().len(), 4, "each read once");
+}
+
+#[tokio::test]
 async fn an_http_1_0_answer_read_to_the_close() {
     let r = play(vec![
         Step::Write(b"HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n\r\n".to_vec()),

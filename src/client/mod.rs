@@ -411,12 +411,25 @@ impl Client {
                 .map(|t| clock.instant_at(rec.sent_ns) + t),
             cancel,
         );
-        let request = self
-            .http
-            .post(&self.url)
-            .headers(self.endpoint.headers.clone())
-            .body(body);
-        let resp = match guard.race(request.send()).await {
+        let post = |body: Bytes| {
+            self.http
+                .post(&self.url)
+                .headers(self.endpoint.headers.clone())
+                .body(body)
+                .send()
+        };
+        let mut sent = guard.race(post(body.clone())).await;
+        if matches!(&sent, Ok(Err(e)) if closed_unread(e)) {
+            // Timed from this send: the first went to a socket the server was closing. When
+            // this one cannot be sent either (a server gone), the first failure stands.
+            rec.resent = true;
+            let again_ns = clock.now_ns();
+            let again = guard.race(post(body)).await;
+            if !matches!(again, Ok(Err(_))) {
+                (rec.sent_ns, sent) = (again_ns, again);
+            }
+        }
+        let resp = match sent {
             Err(Cut::Cancelled) => {
                 let why = "stopped before the response began";
                 return fail(rec, clock, FailureKind::Cancelled, None, why.into());
@@ -425,9 +438,8 @@ impl Client {
                 let why = "no response headers before the timeout";
                 return fail(rec, clock, FailureKind::Timeout, None, why.into());
             }
-            // No retry of our own: the connection pool already resends a request that was
-            // never written (a pooled connection found closed); anything else may have reached
-            // the server, and sending it again would count it twice.
+            // No other retry: the pool resends a request never written (a pooled connection
+            // found closed), and a request the server may have read is never sent twice.
             Ok(Err(e)) => return fail(rec, clock, send_failure(&e), None, error_chain(&e)),
             Ok(Ok(r)) => r,
         };
@@ -483,6 +495,29 @@ fn send_failure(e: &reqwest::Error) -> FailureKind {
     } else {
         FailureKind::StreamBroken
     }
+}
+
+/// The server closed the connection, or reset it, before one byte of the answer: the
+/// keep-alive race of a server that closes after each answer while announcing keep-alive
+/// (llama.cpp) and whose close is still on its way when the pool hands the connection to the
+/// next request. Such a server never read the request (closing a socket that holds unread data
+/// resets it), so it is sent again once, at once, and its record says so; only a server that
+/// read a request and died before its headers would see it twice.
+fn closed_unread(e: &reqwest::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = src {
+        if let Some(h) = cause.downcast_ref::<hyper::Error>() {
+            let reset = std::error::Error::source(h)
+                .and_then(|c| c.downcast_ref::<std::io::Error>())
+                .is_some_and(|io| {
+                    use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+                    matches!(io.kind(), ConnectionReset | BrokenPipe)
+                });
+            return h.is_incomplete_message() || reset;
+        }
+        src = cause.source();
+    }
+    false
 }
 
 /// No encoding is asked for (no Accept-Encoding): a compressed body cannot be read.

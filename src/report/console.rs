@@ -30,6 +30,13 @@ pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
             s.requests.stopped
         );
     }
+    let resent = result.requests.iter().filter(|r| r.resent).count();
+    if resent > 0 {
+        let _ = writeln!(
+            out,
+            "  Resent: {resent} requests sent again at once: the server had closed the reused connection before reading them"
+        );
+    }
     if s.requests.failed == 0 {
         return out;
     }
