@@ -38,7 +38,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match rt.block_on(llmbench::commands::dispatch(cli)) {
+    // The command runs as a task on the runtime's workers, not on this thread: the records
+    // its requests hand to it then never wake a parked thread (one futex wake and two context
+    // switches per request when it ran here).
+    let done = rt.block_on(async { tokio::spawn(llmbench::commands::dispatch(cli)).await });
+    let outcome = match done {
+        Ok(outcome) => outcome,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -197,7 +197,7 @@ impl Session {
         client: &crate::client::Client,
         phase: ClosedLoop,
         w: &Workload,
-        mut observe: impl FnMut(&RequestRecord),
+        mut observe: impl FnMut(&RequestRecord) + Send,
     ) -> Vec<RequestRecord> {
         let w = w.clone();
         let on_record = |r: &RequestRecord| {

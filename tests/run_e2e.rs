@@ -62,6 +62,45 @@ async fn measured_ttft_and_itl_are_what_the_server_did() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_timings_of_each_request_sit_under_the_clients() {
+    // `llmbench sim --timings`: each stream's last chunk says when the server wrote its first
+    // token (llama.cpp's `timings`), request by request: the truth a client's TTFT is checked
+    // against (benches/timing.rs).
+    let sim = start_sim(llmbench::sim::SimConfig {
+        timings: true,
+        ..timed(100.0, 20.0)
+    })
+    .await;
+    let args = run_args(
+        &sim.url(),
+        &["--stream", "--runs", "8", "-c", "4", "--max-tokens", "8"],
+    );
+    let r = execute(&args).await.unwrap();
+    assert_eq!(r.summary.requests.ok, 8, "{:?}", r.summary.errors);
+    for rec in r.requests.iter().filter(|r| !r.warmup) {
+        let t = rec
+            .server_timings
+            .as_ref()
+            .expect("timings in the last chunk");
+        let (prompt_ms, ttft) = (t.prompt_ms.unwrap(), rec.ttft_ms().unwrap());
+        assert!(
+            prompt_ms >= 99.0,
+            "the imposed TTFT is a floor: {prompt_ms}"
+        );
+        assert!(
+            ttft >= prompt_ms,
+            "the client cannot see a token before it is written"
+        );
+        assert_eq!(t.predicted_n, Some(8.0));
+        let e2e_after_first = rec.e2e_ms() - ttft;
+        assert!(t.predicted_ms.unwrap() <= e2e_after_first + 1.0);
+        // Usage, not the timings, counts the tokens when both are there.
+        assert_eq!(rec.token_source, TokenSource::Usage);
+    }
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dialect_streamed_and_whole_counts_tokens_from_usage() {
     let sim = start_sim(zero()).await;
     for api in ["chat", "completions", "messages"] {

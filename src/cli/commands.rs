@@ -316,6 +316,11 @@ pub struct SimArgs {
     /// Fault: delay before every response's headers, ms.
     #[arg(long, default_value_t = 0)]
     pub slow_start_ms: u64,
+    /// Send llama.cpp-style `timings` in a stream's last chunk (chat, completions): prompt_ms
+    /// from the request's arrival to its first token written (queue + prefill), predicted_ms
+    /// from the first to the last: the server's own truth beside a client's TTFT.
+    #[arg(long)]
+    pub timings: bool,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -76,6 +76,8 @@ pub const POOL_IDLE: Duration = Duration::from_secs(4);
 pub struct Client {
     http: reqwest::Client,
     url: String,
+    /// `url` parsed once (parsing it for every request cost more than reading a token).
+    parsed: reqwest::Url,
     endpoint: Endpoint,
     /// Counts output tokens from the text when the server reports no usage.
     tokenizer: Option<Arc<Tokenizer>>,
@@ -217,10 +219,12 @@ impl Client {
             .build()
             .context("building the HTTP client")?;
         let url = endpoint.url();
+        let parsed = reqwest::Url::parse(&url).context("parsing the endpoint's URL")?;
         let secrets = Arc::new(secrets_of(&endpoint.headers));
         Ok(Client {
             http,
             url,
+            parsed,
             endpoint,
             tokenizer: None,
             secrets,
@@ -413,7 +417,7 @@ impl Client {
         );
         let post = |body: Bytes| {
             self.http
-                .post(&self.url)
+                .post(self.parsed.clone())
                 .headers(self.endpoint.headers.clone())
                 .body(body)
                 .send()

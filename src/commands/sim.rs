@@ -53,6 +53,7 @@ pub fn config_from_args(a: &SimArgs) -> anyhow::Result<SimConfig> {
     c.faults.malformed_rate = a.malformed_rate;
     c.faults.crash_after = a.crash_after;
     c.faults.slow_start_ms = a.slow_start_ms;
+    c.timings |= a.timings;
     Ok(c)
 }
 

@@ -154,6 +154,8 @@ pub struct Observation {
     pub text: Option<String>,
     /// The reasoning text, collected only when `Some` (a tokenizer will count it).
     pub reasoning_text: Option<String>,
+    /// The shape of the stream's chunks, which reads most of them without a full scan.
+    pub shape: openai::scan::Shape,
 }
 
 impl Observation {

@@ -195,6 +195,33 @@ pub fn on_event(ev: SseEvent<'_>, obs: &mut Observation) -> Result<Part, String>
     if data.is_empty() {
         return Ok(Part::Nothing);
     }
+    match scan::chunk_shaped(data, &mut obs.shape) {
+        Some(c) => Ok(take_choice(&c, obs)),
+        None => on_chunk_serde(data, obs),
+    }
+}
+
+/// What the scanner read of a chunk's one choice, taken as [`on_chunk_serde`] takes it.
+fn take_choice(c: &scan::Choice<'_>, obs: &mut Observation) -> Part {
+    let mut part = Part::Nothing;
+    let mut take = |kind: Part, s: Option<&str>| {
+        if let Some(s) = s.filter(|s| !s.is_empty()) {
+            obs.push(kind, s);
+            part = part.max(kind);
+        }
+    };
+    let reasoning = c.reasoning_content.as_deref().filter(|s| !s.is_empty());
+    take(Part::Reasoning, reasoning.or(c.reasoning.as_deref()));
+    take(Part::Answer, c.content.as_deref());
+    take(Part::Answer, c.text.as_deref());
+    if let Some(f) = &c.finish_reason {
+        obs.finish_reason = Some(f.to_string());
+    }
+    part
+}
+
+/// A chunk read by serde: every field, every shape, and the error of invalid JSON.
+pub fn on_chunk_serde(data: &str, obs: &mut Observation) -> Result<Part, String> {
     let chunk: StreamChunk<'_> = serde_json::from_str(data)
         .map_err(|e| format!("invalid JSON in stream chunk ({e}): {}", clip(data)))?;
     if let Some(err) = &chunk.error {
@@ -288,6 +315,7 @@ fn clip(s: &str) -> &str {
     &s[..end]
 }
 
+pub mod scan;
 mod server;
 pub use server::*;
 

@@ -63,6 +63,8 @@ pub struct Wire {
     /// The Responses API's finished items, and the text of the open one.
     items: Vec<Value>,
     text: String,
+    /// llama.cpp's `timings`, put in the last chunk (chat, completions).
+    timings: Option<Value>,
 }
 
 /// One SSE event: `event:` (if any) and `data:` lines, then a blank line.
@@ -113,6 +115,7 @@ impl Wire {
             seq: 0,
             items: Vec::new(),
             text: String::new(),
+            timings: None,
         }
     }
 
@@ -344,6 +347,15 @@ impl Wire {
         });
     }
 
+    pub fn prompt_tokens(&self) -> u32 {
+        self.reply.prompt_tokens
+    }
+
+    /// Send llama.cpp's `timings` in the stream's last chunk (chat and completions only).
+    pub fn set_timings(&mut self, timings: Value) {
+        self.timings = Some(timings);
+    }
+
     /// The end of a stream after `output` tokens; `length`: stopped by max_tokens.
     pub fn finish(&mut self, buf: &mut BytesMut, length: bool, output: u32) {
         let reason = self.finish_reason(length);
@@ -370,9 +382,12 @@ impl Wire {
             api => {
                 let usage = self.reply.include_usage.then(|| self.usage(output));
                 let chat = api == Api::Chat;
-                for v in
-                    openai::stream_end(chat, &self.id, self.created, &self.model, reason, usage)
-                {
+                let mut end =
+                    openai::stream_end(chat, &self.id, self.created, &self.model, reason, usage);
+                if let (Some(t), Some(last)) = (self.timings.take(), end.last_mut()) {
+                    last["timings"] = t;
+                }
+                for v in end {
                     sse(buf, None, &v);
                 }
                 buf.put_slice(openai::DONE);

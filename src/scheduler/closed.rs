@@ -35,7 +35,7 @@ pub async fn closed_loop<B, F>(
 ) -> Vec<RequestRecord>
 where
     B: Fn(u64) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord) -> bool,
+    F: FnMut(&RequestRecord) -> bool + Send,
 {
     let next = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);

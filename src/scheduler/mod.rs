@@ -24,7 +24,7 @@ use crate::record::RequestRecord;
 async fn collect(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<RequestRecord>,
     capacity: usize,
-    on_record: &mut dyn FnMut(&RequestRecord) -> bool,
+    on_record: &mut (dyn FnMut(&RequestRecord) -> bool + Send),
 ) -> Vec<RequestRecord> {
     let mut records = Vec::with_capacity(capacity);
     while let Some(rec) = rx.recv().await {

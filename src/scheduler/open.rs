@@ -192,7 +192,7 @@ pub async fn open_loop<B, F>(
 ) -> Vec<RequestRecord>
 where
     B: Fn(u64) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord) -> bool,
+    F: FnMut(&RequestRecord) -> bool + Send,
 {
     let shard = plan.shard;
     let arrivals = plan

@@ -65,7 +65,7 @@ pub async fn session_loop<B, F>(
 ) -> Vec<RequestRecord>
 where
     B: Fn(u64, u64, &mut History) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord) -> bool,
+    F: FnMut(&RequestRecord) -> bool + Send,
 {
     let turns = plan.turns.max(1);
     let conversations = plan.count.div_ceil(turns);
@@ -224,7 +224,7 @@ pub async fn session_arrivals<B, F>(
 ) -> Vec<RequestRecord>
 where
     B: Fn(u64, u64, &mut History) -> Bytes + Send + Sync + 'static,
-    F: FnMut(&RequestRecord) -> bool,
+    F: FnMut(&RequestRecord) -> bool + Send,
 {
     let turns = plan.turns.max(1);
     let client = if plan.real_history {

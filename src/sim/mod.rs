@@ -138,6 +138,10 @@ pub struct SimConfig {
     /// judge the client against.
     #[serde(default)]
     pub log_timings: bool,
+    /// Send llama.cpp's `timings` in a stream's last chunk (chat, completions): the server's
+    /// own account of each request, which a client's figures can be checked against.
+    #[serde(default)]
+    pub timings: bool,
 }
 
 fn one() -> u32 {
@@ -180,6 +184,7 @@ impl SimConfig {
                 ..Faults::default()
             },
             log_timings: false,
+            timings: false,
             reasoning_tokens: 0,
             tokens_per_chunk: 1,
             embedding_dim: embedding_dim(),

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -55,9 +55,45 @@ struct StreamState {
     started: bool,
     stalled: bool,
     ended: bool,
+    /// With `--timings`: when the request arrived, and when its first token was written.
+    timing: Option<(Instant, Option<Instant>)>,
+}
+
+/// llama.cpp's `timings` of a stream: prompt_ms from the request's arrival to its first token
+/// written, predicted_ms from the first token to the last.
+fn timings_json(arrived: Instant, first: Instant, prompt: u32, output: u32) -> serde_json::Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    serde_json::json!({
+        "prompt_n": prompt,
+        "prompt_ms": ms(first - arrived),
+        "predicted_n": output,
+        "predicted_ms": ms(first.elapsed()),
+    })
 }
 
 impl StreamState {
+    /// Write one token, and the stream's end after its last; true at the end.
+    fn take(&mut self, buf: &mut BytesMut, tok: Token) -> bool {
+        self.write(buf, tok);
+        self.sent += 1;
+        if let Some((_, first @ None)) = &mut self.timing {
+            if !buf.is_empty() {
+                *first = Some(Instant::now());
+            }
+        }
+        let Some(f) = tok.finish else {
+            return false;
+        };
+        if let Some((arrived, Some(first))) = self.timing {
+            let prompt = self.wire.prompt_tokens();
+            let t = timings_json(arrived, first, prompt, self.sent);
+            self.wire.set_timings(t);
+        }
+        self.wire.finish(buf, f == Finish::Length, self.sent);
+        self.ended = true;
+        true
+    }
+
     /// Write one token (into an event of its own, or the pending one), or the malformed
     /// chunk that replaces it.
     fn write(&mut self, buf: &mut BytesMut, tok: Token) {
@@ -95,10 +131,12 @@ impl StreamState {
     }
 }
 
+/// `arrived`: with `--timings`, when the request arrived.
 pub fn stream_response(
     wire: Wire,
     rx: mpsc::UnboundedReceiver<Token>,
     plan: FaultPlan,
+    arrived: Option<Instant>,
 ) -> Response {
     let state = StreamState {
         wire,
@@ -110,6 +148,7 @@ pub fn stream_response(
         started: false,
         stalled: false,
         ended: false,
+        timing: arrived.map(|a| (a, None)),
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         if st.ended {
@@ -155,11 +194,7 @@ pub fn stream_response(
                     Err(_) => break,
                 }
             };
-            st.write(&mut buf, tok);
-            st.sent += 1;
-            if let Some(f) = tok.finish {
-                st.wire.finish(&mut buf, f == Finish::Length, st.sent);
-                st.ended = true;
+            if st.take(&mut buf, tok) {
                 break;
             }
         }

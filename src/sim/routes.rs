@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -137,6 +137,7 @@ pub(super) fn error_response(
 }
 
 async fn generate(s: Shared, api: Api, body: Bytes) -> Response {
+    let arrived = Instant::now();
     let n = s.stats.requests_received.fetch_add(1, Ordering::Relaxed) + 1;
     if let Some(limit) = s.cfg.faults.crash_after {
         if n > limit {
@@ -155,12 +156,12 @@ async fn generate(s: Shared, api: Api, body: Bytes) -> Response {
             }
         }
     }
-    let resp = handle(&s, api, body, n).await;
+    let resp = handle(&s, api, body, n, arrived).await;
     s.stats.count_status(resp.status().as_u16());
     resp
 }
 
-async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
+async fn handle(s: &Shared, api: Api, body: Bytes, n: u64, arrived: Instant) -> Response {
     let mut req = match parse_request(api, &body, s.tokenizer.as_deref()) {
         Ok(r) => r,
         Err(msg) => {
@@ -237,7 +238,7 @@ async fn handle(s: &Shared, api: Api, body: Bytes, n: u64) -> Response {
         tokens_per_chunk: cfg.tokens_per_chunk.max(1),
     };
     if req.stream {
-        stream_response(wire, rx, plan)
+        stream_response(wire, rx, plan, cfg.timings.then_some(arrived))
     } else {
         whole_response(wire, rx, plan).await
     }
