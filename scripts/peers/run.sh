@@ -255,6 +255,10 @@ PY
 { echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "host: $(nproc) cores, $(uname -r)";
   echo "llmbench: $("$LB" --version) ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?))";
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "parts: $PARTS"; echo "tools: $TOOLS"; } >> "$OUT/meta.txt"
+# Only the tools are pinned, not what pip resolved under them: keep the exact sets.
+for v in "$PEERS_DIR"/venv-*; do
+  [ -x "$v/bin/python" ] && "$v/bin/python" -m pip freeze --all > "$OUT/pip-freeze-$(basename "$v").txt" 2>/dev/null || true
+done
 for part in $PARTS; do
   for t in $TOOLS; do run_one "$part" "$t"; done
 done
