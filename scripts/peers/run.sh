@@ -36,7 +36,7 @@
 #          100-120 ms: the tool's TTFT p50/p99 minus the wire's (tcpdump on loopback: each
 #          request's first byte to its first content token, scripts/peers/wire.py).
 #   real   llama.cpp's server (SmolLM2-135M, tests/real-server/start.sh): each tool's TTFT p50
-#          beside the wire's and the server's own prompt time (llamacpp:prompt_seconds_total).
+#          beside the wire's and the server's own prompt eval time (its log, per request).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${ROOT:-$(cd "$HERE/../.." && pwd)}
@@ -131,7 +131,7 @@ start_dump() {   # start_dump DIR: capture the data segments of the server's por
 }
 stop_dump() {
   [ -n "$DUMP_PID" ] || return 0
-  sleep 0.3
+  sleep 1.5   # tcpdump gets the kernel's packets in blocks, up to 1 s late: let the last ones in
   kill -INT "$DUMP_PID" 2>/dev/null || true
   wait "$DUMP_PID" 2>/dev/null || true
   DUMP_PID=
@@ -214,6 +214,9 @@ run_one() {
   if [ -n "$SKIP" ]; then
     echo "$SKIP" > "$d/skipped"; log "$part $t: skipped: $SKIP"; return 0
   fi
+  if [ "$part" = real ] && [ "$t" = oha ]; then
+    echo "no TTFT to compare (oha parses no SSE)" > "$d/skipped"; log "$part $t: skipped"; return 0
+  fi
   if [ "$part" = real ]; then start_real "$part" "$d"; m=$MODEL_REAL; else start_sim "$part" "$d"; fi
   local url=http://127.0.0.1:$PORT
   tool_cmd "$t" "$d" "$url" "$n" "$c" "$osl" "$m"
@@ -249,6 +252,10 @@ PY
     [ "${KEEP_PCAP:-0}" = 1 ] || rm -f "$d/wire.pcap"
   fi
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  if [ "$part" = real ]; then   # llama.cpp's log: its own prompt eval time for every request
+    sleep 0.5; mv -f "$REAL_DIR/server-$PORT.log" "$d/server.log" 2>/dev/null || true
+    rm -f "$REAL_DIR/server-$PORT.pid"
+  fi
   log "$part $t: rc $rc, $(tr -d '\n' < "$d/served.json")"
 }
 
