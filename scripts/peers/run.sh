@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # llmbench beside its peers (issue #18): the same workloads, one mock server, the server's truth,
-# one Markdown table. Not run by CI; takes 20-40 minutes on the 2-core development machine.
+# one Markdown table. Not run by CI; about 25 minutes on the 2-core development machine (the first
+# install: ~20 minutes and ~10 GB more).
 #
 # usage: scripts/peers/run.sh [install|measure|table|all]     (default: all)
 #   install  install the pinned peer tools outside the checkout (scripts/peers/install.sh)
@@ -260,7 +261,8 @@ PY
 }
 
 { echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "host: $(nproc) cores, $(uname -r)";
-  echo "llmbench: $("$LB" --version) ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?))";
+  # the binary's own identity: the checkout's HEAD may have moved on since it was built
+  echo "llmbench: $("$LB" --version), binary $(sha256sum "$LB" | cut -c1-12) built $(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ), checkout HEAD $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?)";
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "parts: $PARTS"; echo "tools: $TOOLS"; } >> "$OUT/meta.txt"
 # Only the tools are pinned, not what pip resolved under them: keep the exact sets.
 for v in "$PEERS_DIR"/venv-*; do

@@ -317,8 +317,9 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0)]
     pub slow_start_ms: u64,
     /// Send llama.cpp-style `timings` in a stream's last chunk (chat, completions): prompt_ms
-    /// from the request's arrival to its first token written (queue + prefill), predicted_ms
-    /// from the first to the last: the server's own truth beside a client's TTFT.
+    /// from the handler's receipt of the request to its first token written (queue +
+    /// prefill), predicted_ms from the first to the last: the server's own account beside a
+    /// client's TTFT.
     #[arg(long)]
     pub timings: bool,
     /// Read flags from a TOML file (keys as the long flags; command-line flags win).

@@ -168,7 +168,8 @@ impl SimConfig {
             kv_tokens: kv,
             prefill_tok_s: prefill,
             prefill_base_ms: prefill_base,
-            max_batched_tokens: 2048,
+            // The zero-delay server prefills every waiting prompt in one step (0: no cap).
+            max_batched_tokens: if p == Profile::Zero { 0 } else { 2048 },
             decode_base_ms: base,
             decode_per_seq_ms: per_seq,
             decode_per_ktok_ms: 0.0,

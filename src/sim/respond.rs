@@ -59,7 +59,7 @@ struct StreamState {
     timing: Option<(Instant, Option<Instant>)>,
 }
 
-/// llama.cpp's `timings` of a stream: prompt_ms from the request's arrival to its first token
+/// llama.cpp's `timings` of a stream: prompt_ms from the handler's receipt to its first token
 /// written, predicted_ms from the first token to the last.
 fn timings_json(arrived: Instant, first: Instant, prompt: u32, output: u32) -> serde_json::Value {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

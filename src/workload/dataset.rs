@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use rand::rngs::SmallRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use super::tokenizer::Tokenizer;
@@ -188,6 +188,47 @@ pub fn exact_text(
     render(&parts)
 }
 
+/// Whether `tok` counts a tagged text of `words` as its tag's tokens plus one per word (its
+/// pre-tokenizer splits at spaces, as BPE tokenizers with a regex or Metaspace split do):
+/// checked on 16 texts shaped as the prompts are (a run's tag, then 1 to 256 words).
+pub fn counts_add_up(tok: &Tokenizer, words: &[&'static str]) -> bool {
+    if words.len() < 16 {
+        return false;
+    }
+    let mut rng = SmallRng::seed_from_u64(0x5EED);
+    (0..16u64).all(|k| {
+        let tag = format!("[{:08x}-{}]", rng.gen::<u32>(), rng.gen_range(0..1_000_000));
+        let n = 1 + (k as usize * 17 + rng.gen_range(0..13)) % 256;
+        let text = text_by_words(n, &tag, tok, words, &mut rng);
+        tok.count(&text) == n.max(tok.count(&tag) + 1)
+    })
+}
+
+/// [`exact_text`] for a tokenizer whose counts add up word by word ([`counts_add_up`]) and a
+/// text with a tag: the tag's tokens, then one word per token, without counting the whole.
+pub fn text_by_words(
+    n: usize,
+    prefix: &str,
+    tok: &Tokenizer,
+    words: &[&'static str],
+    rng: &mut SmallRng,
+) -> String {
+    let base = if prefix.is_empty() {
+        0
+    } else {
+        tok.count(prefix)
+    };
+    let mut s = String::with_capacity(prefix.len() + (n - base.min(n)) * 8);
+    s.push_str(prefix);
+    for k in 0..n.max(base + 1) - base {
+        if k > 0 || !prefix.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(words[rng.gen_range(0..words.len())]);
+    }
+    s
+}
+
 /// `shared-prefix`: `prefix_groups` prefixes of exactly `prefix_tokens` tokens, each tagged
 /// with the run's nonce so that a new run meets a cold cache.
 pub(super) fn shared_prefix(
@@ -238,6 +279,32 @@ mod tests {
             let t = exact_text(n.max(10), "[ab12cd34-5]", &tok, &words, &mut rng);
             assert_eq!(tok.count(&t), n.max(10));
         }
+    }
+
+    #[test]
+    fn word_by_word_prompts_are_exact_where_counts_add_up() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let tok = Tokenizer::load(name).unwrap();
+            let words = single_token_words(&tok);
+            assert!(counts_add_up(&tok, &words), "{name}");
+            // Prompts as the workload tags them, each counted whole: exactly n.
+            let mut rng = SmallRng::seed_from_u64(7);
+            for k in 0..300u64 {
+                let n = 1 + (k as usize * 37) % 900;
+                let tag = format!("[{:08x}-{k}]", rng.gen::<u32>());
+                let t = text_by_words(n.max(12), &tag, &tok, &words, &mut rng);
+                assert_eq!(tok.count(&t), n.max(12), "{name}: {t:?}");
+            }
+        }
+        // Words that are not one token each do not add up: the whole prompt is counted.
+        let tok = Tokenizer::load("cl100k_base").unwrap();
+        let long: Vec<&'static str> = super::WORDS
+            .iter()
+            .copied()
+            .filter(|w| tok.count(&format!(" {w}")) > 1)
+            .chain(["antidisestablishmentarianism"; 16])
+            .collect();
+        assert!(!counts_add_up(&tok, &long));
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub struct Workload {
     pub nonce: Option<String>,
     pub tokenizer: Option<Arc<Tokenizer>>,
     words: Arc<Vec<&'static str>>,
+    /// The tokenizer counts texts of `words` word by word (checked on samples when the
+    /// workload is built): a synthetic prompt's length needs no count of the whole prompt.
+    additive: bool,
 }
 
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
@@ -171,6 +174,9 @@ impl Workload {
                 .map(dataset::single_token_words)
                 .unwrap_or_default(),
         );
+        let additive = tokenizer
+            .as_deref()
+            .is_some_and(|t| dataset::counts_add_up(t, &words));
         let input = Len {
             mean: spec.input_tokens,
             stddev: spec.input_stddev,
@@ -214,6 +220,7 @@ impl Workload {
             nonce,
             tokenizer,
             words,
+            additive,
         })
     }
 
@@ -269,6 +276,7 @@ impl Workload {
             nonce: Some(run_nonce()),
             tokenizer: None,
             words: Arc::new(Vec::new()),
+            additive: false,
         }
     }
 
@@ -288,6 +296,9 @@ impl Workload {
             .tokenizer
             .as_deref()
             .expect("synthetic datasets have a tokenizer");
+        if self.additive && !prefix.is_empty() {
+            return dataset::text_by_words(n, prefix, tok, &self.words, rng);
+        }
         dataset::exact_text(n, prefix, tok, &self.words, rng)
     }
 
