@@ -44,7 +44,8 @@ fn main() -> ExitCode {
     let done = rt.block_on(async { tokio::spawn(llmbench::commands::dispatch(cli)).await });
     let outcome = match done {
         Ok(outcome) => outcome,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("the command's task ended: {e}")),
     };
     match outcome {
         Ok(code) => code,

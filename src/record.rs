@@ -189,8 +189,8 @@ pub struct RequestRecord {
     pub endpoint: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
-    /// Sent a second time at once because the server closed the reused connection before
-    /// one byte of the answer (it had not read the request); timed from the second send.
+    /// Sent a second time at once because the server closed the connection within 200 ms of
+    /// the send, before one byte of the answer (a keep-alive race); timed from the first send.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resent: bool,
     /// When the answering fallback was sent, and why the attempt before it failed.

@@ -423,14 +423,14 @@ impl Client {
                 .send()
         };
         let mut sent = guard.race(post(body.clone())).await;
-        if matches!(&sent, Ok(Err(e)) if closed_unread(e)) {
-            // Timed from this send: the first went to a socket the server was closing. When
-            // this one cannot be sent either (a server gone), the first failure stands.
+        let quick = clock.now_ns().saturating_sub(rec.sent_ns) < RACE_WINDOW.as_nanos() as u64;
+        if quick && matches!(&sent, Ok(Err(e)) if closed_unread(e)) {
+            // Still timed from the first send (what the user waited). When this one cannot be
+            // sent either (a server gone), the first failure stands.
             rec.resent = true;
-            let again_ns = clock.now_ns();
             let again = guard.race(post(body)).await;
             if !matches!(again, Ok(Err(_))) {
-                (rec.sent_ns, sent) = (again_ns, again);
+                sent = again;
             }
         }
         let resp = match sent {
@@ -501,12 +501,16 @@ fn send_failure(e: &reqwest::Error) -> FailureKind {
     }
 }
 
+/// How soon after its send a request must meet a closed connection to be sent again.
+const RACE_WINDOW: Duration = Duration::from_millis(200);
+
 /// The server closed the connection, or reset it, before one byte of the answer: the
 /// keep-alive race of a server that closes after each answer while announcing keep-alive
 /// (llama.cpp) and whose close is still on its way when the pool hands the connection to the
-/// next request. Such a server never read the request (closing a socket that holds unread data
-/// resets it), so it is sent again once, at once, and its record says so; only a server that
-/// read a request and died before its headers would see it twice.
+/// next request, which the server then never reads. Met within [`RACE_WINDOW`] of the send,
+/// the request is sent again once, at once, and its record says so. A server that did read the
+/// request and closed within that window without a byte of answer sees it twice; one that
+/// closes later (a proxy's timeout, a worker that died mid-request) gets one failure.
 fn closed_unread(e: &reqwest::Error) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(cause) = src {

@@ -34,7 +34,7 @@ pub fn errors_block(s: &Summary, result: &BenchResult) -> String {
     if resent > 0 {
         let _ = writeln!(
             out,
-            "  Resent: {resent} requests sent again at once: the server had closed the reused connection before reading them"
+            "  Resent: {resent} requests sent a second time at once: the server closed their connection within 200 ms, before any answer (a keep-alive race)"
         );
     }
     if s.requests.failed == 0 {
