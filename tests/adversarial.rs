@@ -505,6 +505,15 @@ async fn a_compressed_body_nobody_asked_for_is_a_bad_response_naming_it() {
     );
 }
 
+/// [`stream_body`] as one HTTP chunk, then the last chunk.
+fn chunked_stream_body() -> Vec<u8> {
+    let b = stream_body();
+    let mut v = format!("{:x}\r\n", b.len()).into_bytes();
+    v.extend_from_slice(b.as_bytes());
+    v.extend_from_slice(b"\r\n0\r\n\r\n");
+    v
+}
+
 #[tokio::test]
 async fn keep_alive_closed_between_requests_gives_no_false_failure() {
     // The server announces keep-alive, answers, then closes: every later request is fine.
@@ -514,13 +523,7 @@ async fn keep_alive_closed_between_requests_gives_no_false_failure() {
             "text/event-stream",
             "connection: keep-alive\r\ntransfer-encoding: chunked\r\n",
         )),
-        Step::Write({
-            let b = stream_body();
-            let mut v = format!("{:x}\r\n", b.len()).into_bytes();
-            v.extend_from_slice(b.as_bytes());
-            v.extend_from_slice(b"\r\n0\r\n\r\n");
-            v
-        }),
+        Step::Write(chunked_stream_body()),
         Step::Pause(Duration::from_millis(5)),
     ])
     .await;
@@ -550,13 +553,7 @@ async fn a_close_still_on_its_way_resends_once_and_never_twice() {
             "text/event-stream",
             "connection: keep-alive\r\ntransfer-encoding: chunked\r\n",
         )),
-        Step::Write({
-            let b = stream_body();
-            let mut v = format!("{:x}\r\n", b.len()).into_bytes();
-            v.extend_from_slice(b.as_bytes());
-            v.extend_from_slice(b"\r\n0\r\n\r\n");
-            v
-        }),
+        Step::Write(chunked_stream_body()),
         Step::CloseWhenWritten,
     ])
     .await;

@@ -42,6 +42,28 @@ fn chunks(file: &str) -> Vec<String> {
     out
 }
 
+/// One random edit of `b`: a byte of `alphabet` removed, inserted or written over.
+fn mutate(rng: &mut rand::rngs::StdRng, b: &mut Vec<u8>, alphabet: &[u8]) {
+    let c = alphabet[rng.gen_range(0..alphabet.len())];
+    let op = rng.gen_range(0..3);
+    if b.is_empty() {
+        return b.push(c);
+    }
+    let at = rng.gen_range(0..b.len());
+    match op {
+        0 => drop(b.remove(at)),
+        1 => b.insert(at, c),
+        _ => b[at] = c,
+    }
+}
+
+/// The bytes as a chunk's data: valid UTF-8, neither blank nor `[DONE]`.
+fn chunk_text(b: Vec<u8>) -> Option<String> {
+    let text = String::from_utf8(b).ok()?;
+    let data = text.trim();
+    (!data.is_empty() && data != "[DONE]").then_some(text)
+}
+
 /// Where the scanner answers, serde accepts the chunk and observes the same; returns whether
 /// the scanner answered.
 fn agree(data: &str) -> bool {
@@ -148,26 +170,12 @@ fn mutated_real_chunks_never_read_otherwise_than_serde() {
     for _ in 0..40_000 {
         let mut b = all[rng.gen_range(0..all.len())].clone().into_bytes();
         for _ in 0..rng.gen_range(1..4) {
-            let c = SIGNIFICANT[rng.gen_range(0..SIGNIFICANT.len())];
-            let op = rng.gen_range(0..3);
-            if b.is_empty() {
-                b.push(c);
-                continue;
-            }
-            let at = rng.gen_range(0..b.len());
-            match op {
-                0 => drop(b.remove(at)),
-                1 => b.insert(at, c),
-                _ => b[at] = c,
-            }
+            mutate(&mut rng, &mut b, SIGNIFICANT);
         }
-        let Ok(text) = String::from_utf8(b) else {
+        let Some(text) = chunk_text(b) else {
             continue;
         };
         let data = text.trim();
-        if data.is_empty() || data == "[DONE]" {
-            continue;
-        }
         if agree(data) {
             scanned += 1;
         } else if on_chunk_serde(data, &mut fresh()).is_err() {
@@ -190,22 +198,13 @@ fn a_stream_read_by_its_shape_reads_as_serde_reads_it() {
         let (mut client, mut serde) = (fresh(), fresh());
         for _ in 0..4_000 {
             let mut data = all[rng.gen_range(0..all.len())].clone().into_bytes();
-            if rng.gen_bool(0.5) && !data.is_empty() {
-                let at = rng.gen_range(0..data.len());
-                let c = SIGNIFICANT[rng.gen_range(0..SIGNIFICANT.len())];
-                match rng.gen_range(0..3) {
-                    0 => drop(data.remove(at)),
-                    1 => data.insert(at, c),
-                    _ => data[at] = c,
-                }
+            if rng.gen_bool(0.5) {
+                mutate(&mut rng, &mut data, SIGNIFICANT);
             }
-            let Ok(text) = String::from_utf8(data) else {
+            let Some(text) = chunk_text(data) else {
                 continue;
             };
             let data = text.trim();
-            if data.is_empty() || data == "[DONE]" {
-                continue;
-            }
             let a = on_event(SseEvent { event: "", data }, &mut client);
             let b = on_chunk_serde(data, &mut serde);
             assert_eq!(a, b, "{file}: {data}");

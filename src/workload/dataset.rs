@@ -141,6 +141,15 @@ pub fn single_token_words(tok: &Tokenizer) -> Vec<&'static str> {
     v
 }
 
+/// The tokens of a prompt's tag (none without one).
+fn tag_tokens(tok: &Tokenizer, prefix: &str) -> usize {
+    if prefix.is_empty() {
+        0
+    } else {
+        tok.count(prefix)
+    }
+}
+
 /// Text of exactly `n` tokens under `tok` (when reachable), starting with `prefix`, made from
 /// real words drawn with `rng`.
 pub fn exact_text(
@@ -162,11 +171,7 @@ pub fn exact_text(
         }
         s
     };
-    let base = if prefix.is_empty() {
-        0
-    } else {
-        tok.count(prefix)
-    };
+    let base = tag_tokens(tok, prefix);
     let want = n.max(base + 1);
     for _ in 0..(want - base) {
         parts.push(words[rng.gen_range(0..words.len())]);
@@ -213,11 +218,7 @@ pub fn text_by_words(
     words: &[&'static str],
     rng: &mut SmallRng,
 ) -> String {
-    let base = if prefix.is_empty() {
-        0
-    } else {
-        tok.count(prefix)
-    };
+    let base = tag_tokens(tok, prefix);
     let mut s = String::with_capacity(prefix.len() + (n - base.min(n)) * 8);
     s.push_str(prefix);
     for k in 0..n.max(base + 1) - base {

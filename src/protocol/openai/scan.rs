@@ -211,6 +211,13 @@ impl<'a> Scan<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
+    /// After a member or an element: a comma (false: more follow) or the `close` (true).
+    fn ended(&mut self, close: u8) -> Option<bool> {
+        let c = self.peek()?;
+        self.i += 1;
+        (c == b',' || c == close).then_some(c == close)
+    }
+
     /// An object: `field` reads each member's value after its key.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
@@ -221,13 +228,8 @@ impl<'a> Scan<'a> {
             let key = self.key()?;
             self.eat(b':')?;
             field(self, key)?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.ended(b'}')? {
+                return Some(());
             }
         }
     }
@@ -375,13 +377,8 @@ impl<'a> Scan<'a> {
                 }
                 loop {
                     self.skip(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if self.ended(b']')? {
+                        return Some(());
                     }
                 }
             }
