@@ -159,3 +159,84 @@ fn results_without_streamed_records_are_refused_with_the_reason() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("streamed"), "{err}");
 }
+
+/// A server whose steps vary (0.8 to 1.2 times the line, evenly) and which counts prompt tokens
+/// with cl100k, measured in virtual time (exact, on any machine): the fit finds the spread and
+/// the line again, and the profile it writes with --tokenizer counts prompts as that server did.
+#[test]
+fn the_fit_finds_a_known_servers_step_spread_and_keeps_its_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spread: Vec<f64> = (0..=20).map(|i| 0.8 + 0.02 * i as f64).collect();
+    let truth = dir.path().join("truth.toml");
+    std::fs::write(
+        &truth,
+        format!(
+            "max_num_seqs = 4\ndecode_base_ms = 5.0\ndecode_per_seq_ms = 1.0\n\
+             prefill_base_ms = 4.0\nprefill_tok_s = 20000.0\nmax_batched_tokens = 0\n\
+             prefix_caching = false\ntokenizer = \"cl100k_base\"\nstep_jitter = {spread:?}\n"
+        ),
+    )
+    .unwrap();
+    let measure = |profile: &std::path::Path, name: &str| {
+        let out = dir.path().join(name);
+        let o = Command::new(EXE)
+            .args([
+                "sweep",
+                "--virtual-time",
+                "--concurrency",
+                "1,2,4",
+                "--runs",
+                "12",
+            ])
+            .args([
+                "--dataset",
+                "random",
+                "--input-tokens",
+                "100",
+                "--input-stddev",
+                "0",
+            ])
+            .args(["--max-tokens", "32", "--ignore-eos", "--seed", "3", "-q"])
+            .arg("--sim-profile-file")
+            .arg(profile)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (out.clone(), llmbench::result::read(&out).unwrap())
+    };
+    let (result, r) = measure(&truth, "truth.json");
+    // Prompts of exactly 100 cl100k tokens in one message (3 more): counted as the server does.
+    assert!(
+        r.requests.iter().all(|q| q.prompt_tokens == Some(103)),
+        "{:?}",
+        r.requests
+            .iter()
+            .map(|q| q.prompt_tokens)
+            .collect::<Vec<_>>()
+    );
+    let f = fit(std::slice::from_ref(&r), None).unwrap();
+    let d = f.describe();
+    let got = f.profile.step_jitter.clone().expect("a spread");
+    for (g, want) in got.iter().zip(&spread) {
+        assert!((g - want).abs() <= 0.025, "{got:?} against {spread:?}");
+    }
+    assert!(near(f.profile.decode_base_ms.unwrap(), 5.0, 0.05), "{d}");
+    assert!(near(f.profile.decode_per_seq_ms.unwrap(), 1.0, 0.1), "{d}");
+    assert!(!f.limit_reached, "4 users never queued behind 4 slots: {d}");
+
+    // Written with --tokenizer, the profile counts prompts as the server did.
+    let fitted = dir.path().join("fitted.toml");
+    let o = Command::new(EXE)
+        .args(["sim", "fit", "--tokenizer", "cl100k_base", "-q", "-o"])
+        .arg(&fitted)
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&fitted).unwrap();
+    assert!(text.contains("tokenizer = \"cl100k_base\""), "{text}");
+    let (_, again) = measure(&fitted, "again.json");
+    assert!(again.requests.iter().all(|q| q.prompt_tokens == Some(103)));
+}

@@ -44,7 +44,9 @@ pub fn config_from_args(a: &SimArgs) -> anyhow::Result<SimConfig> {
     c.tokens_per_chunk = c.tokens_per_chunk.max(1);
     c.embedding_dim = a.embedding_dim;
     c.seed = a.seed;
-    c.tokenizer = a.tokenizer.clone();
+    if a.tokenizer.is_some() {
+        c.tokenizer = a.tokenizer.clone();
+    }
     c.prefix_caching = (c.prefix_caching || a.prefix_caching) && !a.no_prefix_caching;
     c.faults.error_rate = a.error_rate;
     c.faults.error_status = a.error_status;
@@ -102,7 +104,16 @@ fn fit(a: &SimFitArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| crate::result::read(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let fitted = sim::fit::fit(&results, a.max_num_seqs.map(|n| n as usize))?;
+    let mut fitted = sim::fit::fit(&results, a.max_num_seqs.map(|n| n as usize))?;
+    if let Some(t) = &a.tokenizer {
+        crate::workload::Tokenizer::load(t).map_err(|e| anyhow::anyhow!("--tokenizer {e:#}"))?;
+        // A file by its absolute path: the profile may be read from elsewhere.
+        let file = std::path::Path::new(t);
+        fitted.profile.tokenizer = Some(match file.is_file() {
+            true => std::fs::canonicalize(file)?.display().to_string(),
+            false => t.clone(),
+        });
+    }
     let sources: Vec<String> = a.results.iter().map(|p| p.display().to_string()).collect();
     let text = fitted.to_toml(&sources)?;
     if !a.quiet {

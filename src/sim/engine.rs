@@ -90,6 +90,21 @@ struct Seq<T> {
     item: T,
 }
 
+/// A step's factor: `quantiles` (of step time over the modelled step, at evenly spaced
+/// probabilities from 0 to 1) read at `u` in [0, 1), linearly between them; 1 when there are
+/// none.
+pub fn step_factor(quantiles: &[f64], u: f64) -> f64 {
+    match quantiles {
+        [] => 1.0,
+        [only] => *only,
+        q => {
+            let x = u.clamp(0.0, 1.0) * (q.len() - 1) as f64;
+            let i = (x as usize).min(q.len() - 2);
+            q[i] + (q[i + 1] - q[i]) * (x - i as f64)
+        }
+    }
+}
+
 /// The scheduling model: a FIFO queue, admission by slots and KV memory, chunked prefill, one
 /// token per running sequence per step. It keeps no time: its driver sleeps (or jumps) for the
 /// duration [`Core::plan_step`] returns, then calls [`Core::emit`].
@@ -98,11 +113,14 @@ pub struct Core<T> {
     pub waiting: VecDeque<Pending<T>>,
     running: Vec<Seq<T>>,
     kv_used: u64,
+    /// Draws each step's factor from `step_jitter`.
+    jitter: SmallRng,
 }
 
 impl<T> Core<T> {
     pub fn new(cfg: Arc<SimConfig>) -> Core<T> {
         Core {
+            jitter: SmallRng::seed_from_u64(cfg.seed ^ 0x6a09_e667_f3bc_c908),
             cfg,
             waiting: VecDeque::new(),
             running: Vec::new(),
@@ -193,6 +211,7 @@ impl<T> Core<T> {
         if cfg.prefill_tok_s > 0.0 {
             ms += prefill_tokens as f64 / cfg.prefill_tok_s * 1e3;
         }
+        ms *= step_factor(&cfg.step_jitter, self.jitter.gen());
         Duration::from_secs_f64(ms.max(0.0) / 1e3)
     }
 
@@ -418,5 +437,21 @@ impl Engine {
         self.stats
             .kv_used
             .store(self.core.kv_used(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_factor;
+
+    #[test]
+    fn a_steps_factor_is_read_between_its_quantiles() {
+        assert_eq!(step_factor(&[], 0.7), 1.0);
+        let q = [0.5, 1.0, 2.0];
+        assert_eq!(step_factor(&q, 0.0), 0.5);
+        assert_eq!(step_factor(&q, 0.25), 0.75);
+        assert_eq!(step_factor(&q, 0.5), 1.0);
+        assert_eq!(step_factor(&q, 0.75), 1.5);
+        assert_eq!(step_factor(&q, 1.0), 2.0);
     }
 }

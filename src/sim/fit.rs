@@ -20,7 +20,7 @@
 
 use serde::Serialize;
 
-use super::fit_lines::{fit_prefill, robust_decode};
+use super::fit_lines::{fit_prefill, robust_decode, step_jitter};
 use super::profile_file::ProfileFile;
 use super::regression::{median, Active};
 use crate::record::{FailureKind, RequestRecord};
@@ -151,7 +151,9 @@ fn gather(results: &[BenchResult], notes: &mut Vec<String>) -> Gathered {
             r.requests
                 .iter()
                 .filter(sent)
-                .map(|q| (q.sent_ns, q.done_ns + 1)),
+                // Half-open: a closed-loop user's next request, sent the instant its last
+                // ended (virtual time), does not overlap it.
+                .map(|q| (q.sent_ns, q.done_ns)),
         );
         let mean_output = reqs.iter().map(|q| q.output as f64).sum::<f64>() / reqs.len() as f64;
         for q in &reqs {
@@ -284,6 +286,10 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
     for b in &mut buckets {
         b.fitted_ms = step(b.batch, b.context_tokens);
     }
+    let jitter = step_jitter(&g.gaps, &buckets);
+    if jitter.is_none() {
+        notes.push("under 200 inter-token gaps: every step as modelled (no jitter)".to_string());
+    }
     let limit_reached = limit_reached(&g);
     let max_num_seqs = match slots {
         Some(n) => {
@@ -323,6 +329,7 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
         decode_base_ms: Some(round(base)),
         decode_per_seq_ms: Some(round(per_seq)),
         decode_per_ktok_ms: Some(round(per_ktok)),
+        step_jitter: jitter,
         prefix_caching: Some(g.cached),
         tokens_per_chunk: Some(median(&mut g.tokens_per_event).round().max(1.0) as u32),
         reasoning_tokens: Some(reasoning_tokens),
@@ -332,6 +339,7 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
         max_batched_tokens: Some(0),
         kv_tokens: Some(u64::MAX / 4),
         queue_limit: None,
+        tokenizer: None,
         fit: None,
     };
     Ok(Fit {
@@ -411,6 +419,12 @@ impl Fit {
             self.prefill_mae_ms,
             self.prefill_samples,
         );
+        if let Some(q) = &p.step_jitter {
+            s.push_str(&format!(
+                "steps vary about the line: p10 {:.2}, p50 {:.2}, p90 {:.2}, p99.5 {:.2} times it\n",
+                q[2], q[10], q[18], q[20]
+            ));
+        }
         s.push_str("  batch   gaps   step ms   fitted ms\n");
         for b in &self.decode {
             s.push_str(&format!(

@@ -104,6 +104,31 @@ fn fit_decode(buckets: &[DecodeBucket], notes: &mut Vec<String>) -> (f64, f64, f
     (mean, 0.0, 0.0)
 }
 
+/// How steps vary about the line: quantiles of every gap over its batch size's median step, at
+/// 21 evenly spaced probabilities (the ends read at 0.5% and 99.5%). Gaps of twice the median
+/// or more (a prefill in the step: the engine models those) are left out. None under 200 gaps.
+pub fn step_jitter(gaps: &[(usize, f64, f64)], buckets: &[DecodeBucket]) -> Option<Vec<f64>> {
+    let mut ratios: Vec<f64> = gaps
+        .iter()
+        .filter_map(|&(b, _, step)| {
+            let median = buckets.iter().find(|k| k.batch == b)?.step_ms;
+            Some(step / median).filter(|r| median > 0.0 && *r < 2.0)
+        })
+        .collect();
+    if ratios.len() < 200 {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some(
+        (0..=20)
+            .map(|i| {
+                let p = (i as f64 * 5.0).clamp(0.5, 99.5);
+                (crate::metrics::percentile(&ratios, p) * 1e3).round() / 1e3
+            })
+            .collect(),
+    )
+}
+
 /// (base ms, tokens per second (0: not modelled), median absolute error ms) of the prefill, from
 /// (uncached prompt tokens, TTFT less its step) samples.
 pub fn fit_prefill(samples: &mut [(f64, f64)], notes: &mut Vec<String>) -> (f64, f64, f64) {
@@ -199,6 +224,29 @@ mod tests {
         );
         assert!(notes.iter().any(|n| n.contains("batch 3")), "{notes:?}");
         assert_eq!(b.len(), 5, "every bucket is still reported");
+    }
+
+    #[test]
+    fn step_jitter_is_the_spread_of_gaps_about_their_batch_median() {
+        let b = vec![bucket(1, 10.0), bucket(2, 20.0)];
+        // Batch 1: 8..12 ms evenly; batch 2: twice that; and prefill-slowed gaps left out.
+        let mut gaps: Vec<(usize, f64, f64)> = (0..=400)
+            .flat_map(|i| {
+                let f = 0.8 + 0.4 * i as f64 / 400.0;
+                [(1, 0.0, 10.0 * f), (2, 0.0, 20.0 * f)]
+            })
+            .collect();
+        gaps.extend((0..50).map(|_| (1, 0.0, 500.0)));
+        gaps.push((3, 0.0, 30.0)); // no bucket
+        let q = step_jitter(&gaps, &b).expect("enough gaps");
+        assert_eq!(q.len(), 21);
+        assert!((q[10] - 1.0).abs() < 1e-9, "{q:?}");
+        assert!(
+            (q[0] - 0.802).abs() < 1e-3 && (q[20] - 1.198).abs() < 1e-3,
+            "{q:?}"
+        );
+        assert!(q.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(step_jitter(&gaps[..150], &b), None);
     }
 
     #[test]

@@ -108,6 +108,11 @@ pub struct SimConfig {
     /// sequences: attention's cost growing with the KV cache.
     #[serde(default)]
     pub decode_per_ktok_ms: f64,
+    /// Steps vary as a real server's do: each step's modelled time is multiplied by a factor
+    /// drawn from these quantiles (at evenly spaced probabilities from 0 to 1, linear between
+    /// them; median about 1), seeded by `seed`. Empty: every step as modelled.
+    #[serde(default)]
+    pub step_jitter: Vec<f64>,
     /// A request waiting longer than this for a slot gets 504 (None: forever).
     pub request_timeout_ms: Option<u64>,
     /// Per-token probability of ending early with `stop` (unless the request sets ignore_eos).
@@ -173,6 +178,7 @@ impl SimConfig {
             decode_base_ms: base,
             decode_per_seq_ms: per_seq,
             decode_per_ktok_ms: 0.0,
+            step_jitter: Vec::new(),
             profile_file: None,
             request_timeout_ms: None,
             eos_prob: 0.0,
@@ -250,6 +256,11 @@ impl SimConfig {
                 &format!("{name} must be a number >= 0"),
             )?;
         }
+        check(
+            self.step_jitter.iter().all(|v| v.is_finite() && *v >= 0.0)
+                && self.step_jitter.windows(2).all(|w| w[0] <= w[1]),
+            "step_jitter must be factors >= 0 in increasing order (quantiles)",
+        )?;
         for (v, name) in [
             (self.eos_prob, "--eos-prob"),
             (self.faults.error_rate, "--error-rate"),

@@ -40,6 +40,10 @@ pub struct ProfileFile {
     pub decode_per_seq_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_per_ktok_ms: Option<f64>,
+    /// Quantiles of a step's time over the modelled one, at evenly spaced probabilities from 0
+    /// to 1: each step's factor is drawn from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_jitter: Option<Vec<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_caching: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +53,11 @@ pub struct ProfileFile {
     /// Per-token probability of ending the answer early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eos_prob: Option<f64>,
+    /// Counts prompt tokens as the fitted server does (its tokenizer.json, or cl100k_base,
+    /// o200k_base); a relative path is read from the profile file's directory. Without it,
+    /// one token per 4 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
     /// How the figures were obtained (not read by the simulator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<toml::Table>,
@@ -58,8 +67,14 @@ impl ProfileFile {
     pub fn load(path: &Path) -> anyhow::Result<ProfileFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the profile file", path.display()))?;
-        let file: ProfileFile = toml::from_str(&text)
+        let mut file: ProfileFile = toml::from_str(&text)
             .with_context(|| format!("{}: not a simulator profile", path.display()))?;
+        if let (Some(t), Some(dir)) = (&file.tokenizer, path.parent()) {
+            let beside = dir.join(t);
+            if Path::new(t).is_relative() && beside.is_file() {
+                file.tokenizer = Some(beside.display().to_string());
+            }
+        }
         let mut check = SimConfig::profile(super::Profile::Small);
         file.apply(&mut check);
         check
@@ -88,12 +103,16 @@ impl ProfileFile {
             decode_base_ms,
             decode_per_seq_ms,
             decode_per_ktok_ms,
+            step_jitter,
             prefix_caching,
             tokens_per_chunk,
             reasoning_tokens,
             eos_prob
         );
         cfg.tokens_per_chunk = cfg.tokens_per_chunk.max(1);
+        if self.tokenizer.is_some() {
+            cfg.tokenizer = self.tokenizer.clone();
+        }
     }
 
     /// A simulator configuration: the `small` profile with this file's figures.
@@ -136,6 +155,23 @@ mod tests {
         std::fs::write(&p, "eos_prob = 2.0\n").unwrap();
         let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
         assert!(e.contains("--eos-prob"), "{e}");
+        std::fs::write(&p, "step_jitter = [1.2, 0.8]\n").unwrap();
+        let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
+        assert!(e.contains("step_jitter") && e.contains("increasing"), "{e}");
+    }
+
+    #[test]
+    fn a_tokenizer_file_is_read_beside_the_profile_and_a_name_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
+        std::fs::write(&p, "tokenizer = \"tokenizer.json\"\n").unwrap();
+        let cfg = ProfileFile::load(&p).unwrap().config(&p);
+        let beside = dir.path().join("tokenizer.json").display().to_string();
+        assert_eq!(cfg.tokenizer, Some(beside));
+        std::fs::write(&p, "tokenizer = \"cl100k_base\"\n").unwrap();
+        let cfg = ProfileFile::load(&p).unwrap().config(&p);
+        assert_eq!(cfg.tokenizer.as_deref(), Some("cl100k_base"));
     }
 
     #[test]
