@@ -252,3 +252,54 @@ async fn a_primary_process_killed_mid_run_fails_over() {
         .all(|q| q.is_ok()));
     fallback.stop().await;
 }
+
+/// A primary that lists its models but closes every generation request without an answer: each
+/// request is sent a second time at once (to the client, a keep-alive race), fails again, and
+/// fails over; its record keeps the mark that it was resent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_resent_then_failed_over_keeps_its_resent_mark() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let n = sock.read(&mut head).await.unwrap_or(0);
+                if head[..n].starts_with(b"GET") {
+                    let body = r#"{"data":[{"id":"m"}]}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                }
+            });
+        }
+    });
+    let fallback = start_sim(zero()).await;
+    let fb = fallback.url();
+    let args = [
+        "--rate",
+        "10",
+        "--arrival",
+        "constant",
+        "--duration",
+        "0.5s",
+        "--max-tokens",
+        "4",
+        "--fallback-url",
+        &fb,
+    ];
+    let r = throughput::execute(&throughput_args(&url, &args))
+        .await
+        .unwrap();
+    assert_eq!(r.summary.requests.total, 5);
+    for q in &r.requests {
+        assert!(q.is_ok(), "{q:?}");
+        assert_eq!((q.endpoint, q.attempts), (Some(1), Some(2)), "{q:?}");
+        assert!(q.resent, "the primary's resend is kept: {q:?}");
+    }
+    assert_eq!(received(&fallback), 5);
+    fallback.stop().await;
+}

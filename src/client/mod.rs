@@ -392,6 +392,7 @@ impl Client {
             next.endpoint = Some(k as u32 + 1);
             next.attempts = Some(k as u32 + 2);
             next.first_failure = rec.first_failure.or(rec.error.take().map(|e| e.kind));
+            next.resent |= rec.resent;
             rec = next;
         }
         rec
