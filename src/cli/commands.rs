@@ -347,9 +347,7 @@ pub struct SimFitArgs {
     /// --parallel), when the runs never reached it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_num_seqs: Option<u64>,
-    /// The server's tokenizer (its tokenizer.json, or cl100k_base, o200k_base), written into the
-    /// profile so that the simulator counts prompt tokens as the server does; without it the
-    /// simulator counts one token per 4 bytes, and its prefill times are off by the ratio.
+    /// The server's tokenizer (tokenizer.json, cl100k_base, o200k_base): count prompts as it does.
     #[arg(long, value_name = "NAME|FILE")]
     pub tokenizer: Option<String>,
     /// Print only the profile, not the fit's account.
