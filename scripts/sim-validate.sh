@@ -4,7 +4,7 @@
 # and an open-loop run on the real server, predict them with the fitted profile in virtual
 # time, and print the sim-to-real error of TTFT, ITL and E2E at p50/p90/p99 and of throughput,
 # beside the real server's own spread over rounds of the same measurements.
-# usage: scripts/sim-validate.sh [path/to/llmbench]      (about 5 minutes a round; loopback only)
+# usage: scripts/sim-validate.sh [path/to/llmbench]      (3 to 5 minutes a round; loopback only)
 # env:   REAL_DIR (default ~/.cache/real-llm: tests/real-server/setup.sh prepares it)
 #        ROUNDS (3)  PORT (8093)  SLOTS (4)  RUNS (16)  RATE (0.5: about 80% of what it serves)  DURATION (90s)  OUT (a temporary directory)
 #        TOKENIZER: the server's tokenizer.json (default: SmolLM2's, written from its GGUF by
@@ -16,17 +16,10 @@ BIN=${1:-$ROOT/target/release/llmbench}
 REAL_DIR=${REAL_DIR:-$HOME/.cache/real-llm}
 ROUNDS=${ROUNDS:-3}; PORT=${PORT:-8093}; SLOTS=${SLOTS:-4}; RUNS=${RUNS:-16}; RATE=${RATE:-0.5}; DURATION=${DURATION:-90s}
 OUT=${OUT:-$(mktemp -d)}
+[ "$ROUNDS" -ge 1 ] 2>/dev/null || { echo "ROUNDS must be a number >= 1" >&2; exit 2; }
 mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "no llmbench at $BIN: cargo build --release" >&2; exit 2; }
 URL=http://127.0.0.1:$PORT
-# The simulator counts prompt tokens with the server's tokenizer: with its own rule (4 bytes a
-# token) it would prefill 25% more tokens than SmolLM2's tokenizer counts in these prompts.
-if [ -z "${TOKENIZER:-}" ]; then
-  PEERS_DIR=${PEERS_DIR:-$HOME/.cache/llmbench-peers}
-  REAL_DIR=$REAL_DIR PEERS_DIR=$PEERS_DIR "$ROOT/scripts/peers/install.sh" tokenizer >&2
-  TOKENIZER=$(find "$PEERS_DIR/hf/hub/models--llmbench--smollm2-tokenizer" -name tokenizer.json | head -1)
-fi
-[ -f "$TOKENIZER" ] || { echo "no tokenizer.json at '$TOKENIZER'" >&2; exit 2; }
 REAL=1
 [ -n "${REUSE:-}" ] && [ -f "$OUT/fit-$ROUNDS.json" ] && [ -f "$OUT/open-real-$ROUNDS.json" ] && REAL=
 if [ -n "$REAL" ]; then
@@ -53,6 +46,14 @@ if [ -n "$REAL" ]; then
     open_loop --url "$URL" --seed $((s + 3)) -o "$OUT/open-real-$round.json" >/dev/null
   done
 fi
+# The simulator counts prompt tokens with the server's tokenizer: with its own rule (4 bytes a
+# token) it would prefill 25% more tokens than SmolLM2's tokenizer counts in these prompts.
+if [ -z "${TOKENIZER:-}" ]; then
+  PEERS_DIR=${PEERS_DIR:-$HOME/.cache/llmbench-peers}
+  REAL_DIR=$REAL_DIR PEERS_DIR=$PEERS_DIR "$ROOT/scripts/peers/install.sh" tokenizer >&2
+  TOKENIZER=$(find "$PEERS_DIR/hf/hub/models--llmbench--smollm2-tokenizer" -name tokenizer.json 2>/dev/null | head -1 || true)
+fi
+[ -f "$TOKENIZER" ] || { echo "no tokenizer.json at '$TOKENIZER'" >&2; exit 2; }
 FITS=(); for round in $(seq 1 "$ROUNDS"); do FITS+=("$OUT/fit-$round.json"); done
 "$BIN" sim fit "${FITS[@]}" --max-num-seqs "$SLOTS" --tokenizer "$TOKENIZER" -o "$OUT/server.toml" >&2
 echo "== predict every round's runs with the fitted profile, in virtual time" >&2

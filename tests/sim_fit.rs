@@ -225,6 +225,11 @@ fn the_fit_finds_a_known_servers_step_spread_and_keeps_its_tokenizer() {
     assert!(near(f.profile.decode_base_ms.unwrap(), 5.0, 0.05), "{d}");
     assert!(near(f.profile.decode_per_seq_ms.unwrap(), 1.0, 0.1), "{d}");
     assert!(!f.limit_reached, "4 users never queued behind 4 slots: {d}");
+    // A wave's users send at one instant: only concurrency 1's requests were prefilled alone,
+    // and their prefill is 4 ms + 103 tokens at 20,000 a second, beyond the median step.
+    assert_eq!(f.prefill_samples, 12, "{d}");
+    let prefill = f.profile.prefill_base_ms.unwrap();
+    assert!((prefill - 9.15).abs() < 0.5, "{prefill}: {d}");
 
     // Written with --tokenizer, the profile counts prompts as the server did.
     let fitted = dir.path().join("fitted.toml");

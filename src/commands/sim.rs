@@ -109,7 +109,7 @@ fn fit(a: &SimFitArgs) -> anyhow::Result<ExitCode> {
         crate::workload::Tokenizer::load(t).map_err(|e| anyhow::anyhow!("--tokenizer {e:#}"))?;
         // A file by its absolute path: the profile may be read from elsewhere.
         let file = std::path::Path::new(t);
-        fitted.profile.tokenizer = Some(match file.is_file() {
+        fitted.profile.tokenizer = Some(match file.exists() {
             true => std::fs::canonicalize(file)?.display().to_string(),
             false => t.clone(),
         });

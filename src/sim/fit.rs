@@ -142,8 +142,10 @@ fn gather(results: &[BenchResult], notes: &mut Vec<String>) -> Gathered {
         if reqs.is_empty() {
             continue;
         }
-        let decoding =
-            Active::weighted(reqs.iter().map(|q| (q.first, q.done + 1, q.prompt as f64)));
+        let decoding = Active::weighted(
+            reqs.iter()
+                .map(|q| (q.first, q.done.max(q.first + 1), q.prompt as f64)),
+        );
         let sent = |q: &&RequestRecord| {
             !q.warmup && q.error.as_ref().map(|e| e.kind) != Some(FailureKind::Dropped)
         };
@@ -151,8 +153,8 @@ fn gather(results: &[BenchResult], notes: &mut Vec<String>) -> Gathered {
             r.requests
                 .iter()
                 .filter(sent)
-                // Half-open: a closed-loop user's next request, sent the instant its last
-                // ended (virtual time), does not overlap it.
+                // Half-open, as streams decoding: a closed-loop user's next request, sent the
+                // instant its last ended (virtual time), does not overlap it.
                 .map(|q| (q.sent_ns, q.done_ns)),
         );
         let mean_output = reqs.iter().map(|q| q.output as f64).sum::<f64>() / reqs.len() as f64;
@@ -234,7 +236,9 @@ fn prefill_samples(
     // the step's own part, subtracted below.
     let alone = |f: &File, q: &Req| {
         f.in_flight.at(q.sent) <= f.decoding.at(q.sent) + 1
-            && f.in_flight.starts_within(q.sent, q.first) == 0
+            // Sent from its own send to its first token, itself included (in virtual time a
+            // wave's users send at one instant).
+            && f.in_flight.starts_within(q.sent.saturating_sub(1), q.first) <= 1
     };
     let alone_n: usize = g
         .files

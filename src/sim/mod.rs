@@ -108,9 +108,9 @@ pub struct SimConfig {
     /// sequences: attention's cost growing with the KV cache.
     #[serde(default)]
     pub decode_per_ktok_ms: f64,
-    /// Steps vary as a real server's do: each step's modelled time is multiplied by a factor
-    /// drawn from these quantiles (at evenly spaced probabilities from 0 to 1, linear between
-    /// them; median about 1), seeded by `seed`. Empty: every step as modelled.
+    /// Steps vary as a real server's do: each step's modelled decode time is multiplied by a
+    /// factor drawn from these quantiles (at evenly spaced probabilities from 0 to 1, linear
+    /// between them; median about 1), seeded by `seed`. Empty: every step as modelled.
     #[serde(default)]
     pub step_jitter: Vec<f64>,
     /// A request waiting longer than this for a slot gets 504 (None: forever).

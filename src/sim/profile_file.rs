@@ -71,9 +71,13 @@ impl ProfileFile {
             .with_context(|| format!("{}: not a simulator profile", path.display()))?;
         if let (Some(t), Some(dir)) = (&file.tokenizer, path.parent()) {
             let beside = dir.join(t);
-            if Path::new(t).is_relative() && beside.is_file() {
+            if Path::new(t).is_relative() && beside.exists() {
                 file.tokenizer = Some(beside.display().to_string());
             }
+        }
+        if let Some(t) = &file.tokenizer {
+            crate::workload::Tokenizer::load(t)
+                .with_context(|| format!("{}: its tokenizer {t:?}", path.display()))?;
         }
         let mut check = SimConfig::profile(super::Profile::Small);
         file.apply(&mut check);
@@ -166,9 +170,13 @@ mod tests {
         let p = dir.path().join("s.toml");
         std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
         std::fs::write(&p, "tokenizer = \"tokenizer.json\"\n").unwrap();
-        let cfg = ProfileFile::load(&p).unwrap().config(&p);
+        // Found beside the profile, and read: an empty object is no tokenizer, said with the file.
+        let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
         let beside = dir.path().join("tokenizer.json").display().to_string();
-        assert_eq!(cfg.tokenizer, Some(beside));
+        assert!(e.contains("s.toml") && e.contains(&beside), "{e}");
+        std::fs::write(&p, "tokenizer = \"missing.json\"\n").unwrap();
+        let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
+        assert!(e.contains("s.toml") && e.contains("missing.json"), "{e}");
         std::fs::write(&p, "tokenizer = \"cl100k_base\"\n").unwrap();
         let cfg = ProfileFile::load(&p).unwrap().config(&p);
         assert_eq!(cfg.tokenizer.as_deref(), Some("cl100k_base"));
