@@ -106,7 +106,7 @@ fn fit(a: &SimFitArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut fitted = sim::fit::fit(&results, a.max_num_seqs.map(|n| n as usize))?;
     if let Some(t) = &a.tokenizer {
-        crate::workload::Tokenizer::load(t).map_err(|e| anyhow::anyhow!("--tokenizer {e:#}"))?;
+        crate::workload::Tokenizer::load(t).map_err(|e| anyhow::anyhow!("--tokenizer: {e:#}"))?;
         // A file by its absolute path: the profile may be read from elsewhere.
         let file = std::path::Path::new(t);
         fitted.profile.tokenizer = Some(match file.exists() {

@@ -341,7 +341,7 @@ pub fn fit(results: &[BenchResult], slots: Option<usize>) -> anyhow::Result<Fit>
         // Prompts are prefilled whole in one step and memory never runs out: as most servers
         // do at a benchmark's prompt lengths and loads.
         max_batched_tokens: Some(0),
-        kv_tokens: Some(u64::MAX / 4),
+        kv_tokens: Some(0),
         queue_limit: None,
         tokenizer: None,
         fit: None,

@@ -23,8 +23,10 @@ pub struct ProfileFile {
     /// Requests waiting beyond this many are refused (429).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_limit: Option<usize>,
+    /// KV cache budget in tokens (0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_tokens: Option<u64>,
+    /// Prompt tokens prefilled per step at most (0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batched_tokens: Option<u64>,
     /// Fixed cost of a prefill, ms.
@@ -76,8 +78,13 @@ impl ProfileFile {
             }
         }
         if let Some(t) = &file.tokenizer {
-            crate::workload::Tokenizer::load(t)
-                .with_context(|| format!("{}: its tokenizer {t:?}", path.display()))?;
+            crate::workload::Tokenizer::load(t).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e:#}; fix the path (a relative one is read beside the profile file) \
+                     or remove the `tokenizer` key",
+                    path.display()
+                )
+            })?;
         }
         let mut check = SimConfig::profile(super::Profile::Small);
         file.apply(&mut check);
@@ -114,6 +121,9 @@ impl ProfileFile {
             eos_prob
         );
         cfg.tokens_per_chunk = cfg.tokens_per_chunk.max(1);
+        if cfg.kv_tokens == 0 {
+            cfg.kv_tokens = u64::MAX / 4; // no limit
+        }
         if self.tokenizer.is_some() {
             cfg.tokenizer = self.tokenizer.clone();
         }
@@ -153,6 +163,9 @@ mod tests {
         let small = SimConfig::profile(super::super::Profile::Small);
         assert_eq!((cfg.max_num_seqs, cfg.decode_base_ms), (3, 12.5));
         assert_eq!(cfg.prefill_tok_s, small.prefill_tok_s);
+        std::fs::write(&p, "kv_tokens = 0\n").unwrap();
+        let cfg = ProfileFile::load(&p).unwrap().config(&p);
+        assert_eq!(cfg.kv_tokens, u64::MAX / 4, "0: no limit");
         std::fs::write(&p, "max_num_seq = 3\n").unwrap();
         let e = format!("{:#}", ProfileFile::load(&p).unwrap_err());
         assert!(e.contains("max_num_seq") && e.contains("s.toml"), "{e}");

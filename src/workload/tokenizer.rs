@@ -40,11 +40,11 @@ impl Tokenizer {
                 let path = &resolve(spec, &hub_dirs())?;
                 let mut tok = tokenizers::Tokenizer::from_file(path)
                     .map_err(|e| anyhow::anyhow!("{e}"))
-                    .with_context(|| format!("--tokenizer {path}: cannot load the tokenizer"))?;
+                    .with_context(|| format!("tokenizer {path}: cannot load it"))?;
                 // A published file may truncate (at the model's context) or pad (to a fixed
                 // length): counting must see exactly the text, so both are turned off.
                 tok.with_truncation(None)
-                    .map_err(|e| anyhow::anyhow!("--tokenizer {path}: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("tokenizer {path}: {e}"))?;
                 tok.with_padding(None);
                 Tokenizer::HuggingFace {
                     path: path.into(),
@@ -116,9 +116,14 @@ fn resolve(spec: &str, dirs: &[std::path::PathBuf]) -> anyhow::Result<String> {
     }
     let is_name =
         spec.split('/').count() == 2 && !spec.starts_with('.') && !spec.ends_with(".json");
+    if !is_name && (spec.ends_with(".json") || spec.contains(std::path::MAIN_SEPARATOR)) {
+        anyhow::bail!(
+            "tokenizer {spec:?}: no such file (nor a directory holding a tokenizer.json)"
+        );
+    }
     if !is_name {
         anyhow::bail!(
-            "--tokenizer {spec:?}: not a built-in encoding (cl100k_base, o200k_base), a tokenizer.json file, nor a model name (org/name)"
+            "tokenizer {spec:?}: not a built-in encoding (cl100k_base, o200k_base), a tokenizer.json file, nor a model name (org/name)"
         );
     }
     let repo = format!("models--{}", spec.replace('/', "--"));
@@ -158,7 +163,7 @@ fn resolve(spec: &str, dirs: &[std::path::PathBuf]) -> anyhow::Result<String> {
         .map(|d| d.join(&repo).display().to_string())
         .collect();
     anyhow::bail!(
-        "--tokenizer {spec}: no tokenizer.json in the local Hugging Face cache (looked in {}); the network is never used: fetch it first (`huggingface-cli download {spec} tokenizer.json`) or pass the file's path",
+        "tokenizer {spec}: no tokenizer.json in the local Hugging Face cache (looked in {}); the network is never used: fetch it first (`huggingface-cli download {spec} tokenizer.json`) or pass the file's path",
         if looked.is_empty() { "no cache: HOME is unset".to_string() } else { looked.join(", ") }
     )
 }
