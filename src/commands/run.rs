@@ -31,12 +31,15 @@ async fn execute_plan(plan: &crate::plan::Plan<RunPlan>) -> anyhow::Result<Bench
     let mut s = Session::open(&plan.common).await?;
     if !quiet {
         eprintln!(
-            "llmbench run: {} requests (+{} warmup), concurrency {}, max_tokens {}, {} prompts, {}",
+            "llmbench run: {} requests (+{} warmup), concurrency {}, max_tokens {}, {}, {}",
             p.runs,
             p.warmup,
             p.concurrency,
             req.max_tokens,
-            req.prompt.name(),
+            match req.workload.name() {
+                "builtin" => format!("{} prompts", req.prompt.name()),
+                name => format!("dataset {name}"),
+            },
             if req.stream {
                 "streaming"
             } else {
