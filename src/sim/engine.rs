@@ -208,7 +208,9 @@ impl<T> Core<T> {
             ms += cfg.decode_per_ktok_ms * context as f64 / 1e3;
         }
         // The spread is fitted on decode steps: the prefill keeps its fitted (median) cost.
-        ms *= step_factor(&cfg.step_jitter, self.jitter.gen());
+        if !cfg.step_jitter.is_empty() {
+            ms *= step_factor(&cfg.step_jitter, self.jitter.gen());
+        }
         ms += cfg.prefill_base_ms * new_prefills as f64;
         if cfg.prefill_tok_s > 0.0 {
             ms += prefill_tokens as f64 / cfg.prefill_tok_s * 1e3;

@@ -160,17 +160,7 @@ pub fn exact_text(
     rng: &mut SmallRng,
 ) -> String {
     let mut parts: Vec<&'static str> = Vec::new();
-    let render = |parts: &[&str]| {
-        let mut s = String::with_capacity(prefix.len() + parts.len() * 7);
-        s.push_str(prefix);
-        for (k, w) in parts.iter().enumerate() {
-            if k > 0 || !prefix.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(w);
-        }
-        s
-    };
+    let render = |parts: &[&'static str]| tagged(prefix, parts.len(), parts.iter().copied());
     let base = tag_tokens(tok, prefix);
     let want = n.max(base + 1);
     for _ in 0..(want - base) {
@@ -219,13 +209,23 @@ pub fn text_by_words(
     rng: &mut SmallRng,
 ) -> String {
     let base = tag_tokens(tok, prefix);
-    let mut s = String::with_capacity(prefix.len() + (n - base.min(n)) * 8);
+    let count = n.max(base + 1) - base;
+    tagged(
+        prefix,
+        count,
+        (0..count).map(|_| words[rng.gen_range(0..words.len())]),
+    )
+}
+
+/// `prefix`, then `words` (about `count` of them), each after a space.
+fn tagged<'a>(prefix: &str, count: usize, words: impl Iterator<Item = &'a str>) -> String {
+    let mut s = String::with_capacity(prefix.len() + count * 8);
     s.push_str(prefix);
-    for k in 0..n.max(base + 1) - base {
+    for (k, w) in words.enumerate() {
         if k > 0 || !prefix.is_empty() {
             s.push(' ');
         }
-        s.push_str(words[rng.gen_range(0..words.len())]);
+        s.push_str(w);
     }
     s
 }
